@@ -54,6 +54,14 @@ class Settings:
         max_question_chars: longer questions are cut to this many characters.
         hnsw_min_chunks: corpora with at least this many chunks get an
             approximate HNSW index instead of exact ``IndexFlatIP``.
+        hnsw_m, hnsw_ef_construction, hnsw_ef_search: HNSW graph degree and
+            build/search beam widths (Malkov & Yashunin, IEEE TPAMI 2018).
+        bm25_k1, bm25_b: BM25 term-frequency saturation and length normalisation
+            (Robertson & Zaragoza 2009; the usual 1.5 and 0.75).
+        fusion: how ``hybrid`` combines dense and BM25: ``rrf`` (weighted reciprocal
+            rank fusion, uses ``rrf_k``) or ``score`` (weighted sum of normalised
+            scores). See :mod:`qa.retrieval` for the measurement behind the default.
+        fusion_depth: candidates taken from each retriever before fusion.
     """
 
     home: Path = field(default_factory=_default_home)
@@ -70,14 +78,30 @@ class Settings:
     abstain_threshold: float = 0.5
     max_question_chars: int = 500
     hnsw_min_chunks: int = 50_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 128
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    fusion: str = "rrf"
+    fusion_depth: int = 50
 
     RETRIEVERS = ("dense", "bm25", "hybrid")
+    FUSIONS = ("rrf", "score")
 
     def __post_init__(self) -> None:
         if self.retriever not in self.RETRIEVERS:
             raise ValueError(
                 f"unknown retriever {self.retriever!r}; choose one of {', '.join(self.RETRIEVERS)}"
             )
+        if self.fusion not in self.FUSIONS:
+            raise ValueError(
+                f"unknown fusion {self.fusion!r}; choose one of {', '.join(self.FUSIONS)}"
+            )
+        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:
+            raise ValueError("dense_weight and bm25_weight must be >= 0 and not both 0")
+        if self.fusion_depth < 1:
+            raise ValueError(f"fusion_depth must be >= 1, got {self.fusion_depth}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.chunk_max_chars < 20:

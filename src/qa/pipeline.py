@@ -1,10 +1,175 @@
 """Question (+ history) → :class:`~qa.reader.Answer`: the one answering path.
 
-OWNER: lead. Contract used by the CLI, the app and the evaluation:
+The CLI (``qa ask``), the Gradio app and the evaluation all call
+:meth:`Assistant.ask`; this module only connects the parts (conversation →
+question analysis → retriever → reader) and never re-implements them.
 
-    assistant = Assistant(settings)          # cheap
-    assistant.warm_up()                      # loads encoder + index (builds if missing)
-    assistant.ask(question, history=(), doc_ids=None) -> Answer
-    assistant.search(query, k=5, retriever=None, doc_ids=None) -> list[Passage]
-    assistant.index                          # the loaded qa.index.Index
+    assistant = Assistant(settings)   # cheap
+    assistant.warm_up()               # loads encoder + index (builds if missing)
+    assistant.ask("2023年新增了多少个托位？").text   # '124个'
 """
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from qa.chunking import Chunk
+from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE, Settings
+from qa.conversation import rewrite
+from qa.documents import Document
+from qa.figures import Figure
+from qa.question import analyze, clean_question
+from qa.reader import Answer, Reader
+from qa.retrieval import Passage
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    """Answers questions over one index.
+
+    Args:
+        settings: configuration (default: :meth:`Settings.from_env`).
+        index: an already built :class:`~qa.index.Index` (e.g. an in-memory
+            evaluation index); by default the index in ``settings.index_dir`` is
+            loaded, or built from the shipped corpus when missing.
+        encoder: an already loaded :class:`~qa.embedding.Encoder`.
+
+    Construction is cheap; :meth:`warm_up` (called by the first ``ask``) loads
+    the model and the index.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, index=None, encoder=None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.index = index
+        self.encoder = encoder
+        self.retriever = None
+        self.reader: Reader | None = None
+        self._figures: list[Figure] = []
+
+    # ----------------------------------------------------------------- set-up
+    def warm_up(self, progress: bool = True) -> Assistant:
+        """Load the encoder and the index (building the default index if missing),
+        extract figures, and run one query so the first question is not slow.
+
+        Raises:
+            qa.embedding.ModelError: the model cannot be built or loaded.
+            qa.index.IndexError: the index exists but is corrupt or was built
+                with another model (the message says how to rebuild).
+        """
+        if self.reader is not None:
+            return self
+        from qa.embedding import load_encoder
+        from qa.index import Index, IndexNotFoundError
+        from qa.retrieval import Retriever
+
+        if self.encoder is None:
+            self.encoder = load_encoder(self.settings.model, self.settings.home)
+        if self.index is None:
+            try:
+                self.index = Index.load(self.settings.index_dir, self.encoder)
+            except IndexNotFoundError:
+                if progress:
+                    print(f"No index in {self.settings.index_dir}; building it from the shipped corpus…",
+                          file=sys.stderr)
+                from qa.documents import load_documents
+
+                documents = load_documents([DEFAULT_CORPUS_DIR])
+                self.index = Index.build(documents, self.encoder, self.settings, progress=progress)
+                self.index.save(self.settings.index_dir)
+        self.retriever = Retriever(self.index, self.encoder, self.settings)
+        self._refresh_reader()
+        self.encoder.encode_queries(["预热"])
+        return self
+
+    def _refresh_reader(self) -> None:
+        from qa.figures import extract_figures
+
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in self.index.chunks:
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        self._figures = [
+            fig for doc_id, chunks in by_doc.items()
+            for fig in extract_figures(self.index.documents[doc_id], chunks)
+        ]
+        self.reader = Reader(
+            self.index.documents,
+            self.index.chunks,
+            self._figures,
+            self.settings.abstain_threshold,
+            embed=lambda texts: self.encoder.encode_queries(texts),
+        )
+
+    # -------------------------------------------------------------- answering
+    def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the earlier user questions, oldest first.
+
+        ``doc_ids`` restricts retrieval to those documents (reading-comprehension
+        evaluation). Never raises on bad input: an empty question gives an
+        abstained :class:`Answer` whose ``notice`` says why.
+        """
+        self.warm_up(progress=False)
+        text, notice = clean_question(question, self.settings.max_question_chars)
+        if not text:
+            return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
+        cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
+                                       for h in history) if h]
+        standalone = rewrite(text, cleaned_history)
+        q = analyze(standalone)
+        passages = self.search(standalone, doc_ids=doc_ids)
+        return self.reader.read(q, passages, text, notice)
+
+    def search(self, query: str, k: int | None = None, retriever: str | None = None,
+               doc_ids: Iterable[str] | None = None) -> list[Passage]:
+        """Retrieve the ``k`` best passages (default ``settings.top_k``) for ``query``."""
+        self.warm_up(progress=False)
+        ids = set(doc_ids) if doc_ids is not None else None
+        return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever, doc_ids=ids)
+
+    # ------------------------------------------------------------- inventory
+    def documents(self) -> list[Document]:
+        """The indexed documents, in index order."""
+        self.warm_up(progress=False)
+        return list(self.index.documents.values())
+
+    def document(self, doc_id: str) -> Document:
+        """The document with id ``doc_id``; ``KeyError`` if not indexed."""
+        self.warm_up(progress=False)
+        return self.index.documents[doc_id]
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """The chunk with id ``chunk_id``; ``KeyError`` if not indexed."""
+        self.warm_up(progress=False)
+        for chunk in self.index.chunks:
+            if chunk.id == chunk_id:
+                return chunk
+        raise KeyError(chunk_id)
+
+    def figures(self, query: str | None = None, period: str | None = None) -> list[Figure]:
+        """Figures of the indexed documents, filtered by words in ``query`` and ``period``."""
+        from qa.figures import filter_figures
+
+        self.warm_up(progress=False)
+        return filter_figures(self._figures, query=query, period=period)
+
+    def add_files(self, paths: Sequence[str | Path]) -> list[str]:
+        """Add documents to the index and save it; returns the ids of new documents.
+
+        Raises ``qa.documents.DocumentError`` for an unreadable or unsupported file.
+        """
+        from qa.documents import load_documents
+
+        self.warm_up(progress=False)
+        added = self.index.add(load_documents(paths), self.encoder)
+        if added:
+            self.index.save(self.settings.index_dir)
+            self._refresh_reader()
+        return added
+
+
+def abstention_text(answer: Answer) -> str:
+    """The user-facing sentence for an abstention."""
+    return answer.notice or NO_ANSWER_MESSAGE

@@ -1,0 +1,445 @@
+"""The qa web app: a thin Gradio layer over :class:`qa.pipeline.Assistant`.
+
+Run ``python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--model NAME]``.
+The app builds the model and the index when they are missing, warms the encoder
+up, then serves on 127.0.0.1 (by default) and prints the address.
+
+Every answer comes from ``Assistant.ask``; this file only wires widgets to it and
+formats the result through :mod:`qa.render` (which escapes all text).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: no analytics, no Hugging Face Hub traffic.
+for _name, _value in (
+    ("GRADIO_ANALYTICS_ENABLED", "False"),
+    ("HF_HUB_OFFLINE", "1"),
+    ("HF_HUB_DISABLE_TELEMETRY", "1"),
+):
+    os.environ.setdefault(_name, _value)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from qa import render  # noqa: E402
+from qa.config import Settings  # noqa: E402
+
+log = logging.getLogger("qa.app")
+
+#: Largest document accepted for upload (bytes).
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+#: File types accepted for upload.
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm")
+#: Questions offered as clickable examples.
+EXAMPLES = [
+    "2023年新增了多少个托位？",
+    "托育驿站呢？",
+    "2023年东柳街道地区生产总值是多少？",
+    "2024年固定资产投资目标是多少？",
+    "全年共引进企业多少家？",
+]
+#: Events that use the pipeline share one slot: an upload swaps the index, so a
+#: question must not run while it happens. Answers take well under a second.
+PIPELINE_QUEUE = "pipeline"
+ALL_PERIODS = "全部"
+ERROR_MESSAGE = "抱歉，处理时出错了，请稍后再试。"
+
+APP_CSS = """
+.qa-reply .qa-short { font-size: 1.15em; margin-bottom: .3em; }
+.qa-reply .qa-sentence, .qa-paragraph { line-height: 1.7; }
+.qa-reply small, .qa-source small { color: #666; }
+.qa-rewrite small { font-style: italic; }
+mark { background: #ffe58f; padding: 0 .1em; }
+"""
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot be added (wrong type, too large, unreadable)."""
+
+
+def validate_upload(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Check an uploaded file's type and size; return it as a Path.
+
+    Raises:
+        UploadError: with a message for the user naming the accepted types or the limit.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in UPLOAD_SUFFIXES:
+        raise UploadError(
+            f"{path.name}: 不支持的文件类型，只接受 {' '.join(UPLOAD_SUFFIXES)} 文件"
+        )
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UploadError(
+            f"{path.name}: 文件过大（{size / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB"
+        )
+    if size == 0:
+        raise UploadError(f"{path.name}: 文件是空的")
+    return path
+
+
+class Handlers:
+    """The event handlers of the app, bound to one assistant.
+
+    Per-session data lives in a ``gr.State`` holding a list of turns, each
+    ``{"question": str, "notice": str, "answer": render.answer_to_dict(...),
+    "reply": str (HTML)}``; nothing per-session is kept here.
+    """
+
+    def __init__(self, assistant: Any, export_dir: Path, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+        self.assistant = assistant
+        self.export_dir = export_dir
+        self.max_upload_bytes = max_upload_bytes
+        settings = getattr(assistant, "settings", None) or Settings()
+        self.max_question_chars = settings.max_question_chars
+
+    # --- chat -------------------------------------------------------------
+
+    def ask(self, message: str, turns: list[dict]) -> tuple[str, list[dict], list[dict], str, str]:
+        """Answer ``message`` in the context of the session's earlier questions.
+
+        Returns: (cleared input, chat messages, turns, source panel HTML, Markdown transcript).
+        """
+        turns = list(turns or [])
+        question, notice = render.cut_question(message or "", self.max_question_chars)
+        if not question:
+            gr.Warning("请输入问题。")
+            return "", chat_messages(turns), turns, gr.skip(), render.export_markdown(turns)
+        history = tuple(t["question"] for t in turns)
+        try:
+            answer = self.assistant.ask(question, history=history)
+            reply = render.answer_html(answer, notice)
+            source = self._source(answer)
+            record = render.answer_to_dict(answer)
+        except Exception:
+            log.exception("ask failed for question %r (history %r)", question, history)
+            reply = f'<div class="qa-reply"><b>{render.escape(ERROR_MESSAGE)}</b></div>'
+            source, record = "", _error_record(question)
+        turns.append({"question": question, "notice": notice, "answer": record, "reply": reply})
+        return "", chat_messages(turns), turns, source, render.export_markdown(turns)
+
+    def _source(self, answer: Any) -> str:
+        """The source panel for ``answer`` (whole cited chunk with the span marked)."""
+        if answer.abstained or answer.citation is None:
+            return render.source_html(answer, None)
+        chunk = self.assistant.chunk(answer.citation.chunk_id)
+        return render.source_html(answer, chunk.text, chunk.start)
+
+    def clear(self) -> tuple[list, list, str, str, None]:
+        """Empty chat, turns, source panel, transcript and export file."""
+        return [], [], "", "", None
+
+    def export(self, turns: list[dict], fmt: str) -> str | None:
+        """Write the conversation as ``md`` or ``json`` and return the file path."""
+        if not turns:
+            gr.Warning("还没有可导出的对话。")
+            return None
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        records = [{k: t[k] for k in ("question", "notice", "answer")} for t in turns]
+        text = (
+            render.export_json(records, stamp)
+            if fmt == "json"
+            else render.export_markdown(records, stamp)
+        )
+        return str(self._write(f"qa-conversation-{time.strftime('%Y%m%d-%H%M%S')}.{fmt}", text))
+
+    def export_markdown(self, turns: list[dict]) -> str | None:
+        """The conversation as a Markdown file."""
+        return self.export(turns, "md")
+
+    def export_json(self, turns: list[dict]) -> str | None:
+        """The conversation as a JSON file."""
+        return self.export(turns, "json")
+
+    def _write(self, name: str, text: str) -> Path:
+        folder = Path(tempfile.mkdtemp(dir=self.export_dir))  # one folder per file: no clashes
+        path = folder / name
+        path.write_text(text, encoding="utf-8-sig" if name.endswith(".csv") else "utf-8")
+        return path
+
+    # --- figures ----------------------------------------------------------
+
+    def period_choices(self) -> list[str]:
+        """``全部`` and every period found in the figures, oldest first."""
+        return [ALL_PERIODS, *sorted({f.period for f in self.assistant.figures() if f.period})]
+
+    def figure_periods(self) -> Any:
+        """Dropdown update listing every period (refreshed on load: uploads add periods)."""
+        return gr.update(choices=self.period_choices())
+
+    def figures(self, query: str, period: str) -> list[list[Any]]:
+        """Rows of the figures table matching ``query`` and ``period``."""
+        found = self.assistant.figures(
+            query=(query or "").strip() or None,
+            period=None if period in (None, "", ALL_PERIODS) else period,
+        )
+        documents = {d.id: d for d in self.assistant.documents()}
+        return render.figure_rows(found, documents)
+
+    def figures_csv(self, query: str, period: str) -> str:
+        """The current figures selection as a CSV file (UTF-8 with BOM, for Excel)."""
+        rows = self.figures(query, period)
+        return str(self._write("figures.csv", render.figures_csv(rows)))
+
+    # --- documents --------------------------------------------------------
+
+    def documents(self) -> list[list[Any]]:
+        """Rows of the documents table with chunk counts."""
+        chunks = getattr(getattr(self.assistant, "index", None), "chunks", ()) or ()
+        counts = Counter(c.doc_id for c in chunks)
+        return render.document_rows(self.assistant.documents(), counts)
+
+    def add_documents(self, files: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Check and index uploaded files; return (status Markdown, documents table)."""
+        paths = [getattr(f, "name", f) for f in files or []]
+        if not paths:
+            return "请先选择要上传的文件。", self.documents()
+        progress(0, desc="检查文件")
+        good, errors = [], []
+        for path in paths:
+            try:
+                good.append(str(validate_upload(path, self.max_upload_bytes)))
+            except (UploadError, OSError) as exc:
+                errors.append(str(exc))
+        added: list[str] = []
+        if good:
+            progress(0.1, desc="读取并索引文件")
+            try:
+                added = list(self.assistant.add_files(good))
+            except Exception as exc:
+                log.exception("add_files failed for %s", good)
+                errors.append(f"添加失败：{type(exc).__name__}（详情见服务器日志）")
+        return _upload_status(len(good), added, errors), self.documents()
+
+
+def _error_record(question: str) -> dict:
+    """The exported record of a question that failed."""
+    return {
+        "question": question,
+        "standalone_question": question,
+        "text": "",
+        "sentence": "",
+        "citation": None,
+        "confidence": 0.0,
+        "abstained": True,
+        "notice": ERROR_MESSAGE,
+        "alternatives": [],
+        "passages": [],
+    }
+
+
+def _upload_status(accepted: int, added: list[str], errors: list[str]) -> str:
+    """A short Markdown report of an upload."""
+    lines = []
+    if added:
+        lines.append(f"✅ 已添加 {len(added)} 个文档。")
+    elif accepted and not errors:
+        lines.append("ℹ️ 这些文档已在索引中，未重复添加。")
+    lines += [f"❌ {e}" for e in errors]
+    return "\n\n".join(lines)
+
+
+def chat_messages(turns: list[dict]) -> list[dict]:
+    """Chatbot messages (role/content dicts) rebuilt from the session's turns."""
+    messages = []
+    for t in turns:
+        messages.append({"role": "user", "content": render.question_html(t["question"])})
+        messages.append({"role": "assistant", "content": t["reply"]})
+    return messages
+
+
+def build_app(assistant: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
+    """The Gradio Blocks app over a warmed-up ``assistant``."""
+    export_dir = Path(tempfile.mkdtemp(prefix="qa-app-"))
+    h = Handlers(assistant, export_dir, max_upload_bytes)
+    with gr.Blocks(title="政务文档问答", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("## 政务文档问答\n答案逐字摘自文档，并给出出处（标题、章节、段落、字符位置）。")
+        with gr.Tab("问答"):
+            _chat_tab(h)
+        with gr.Tab("数据"):
+            _figures_tab(demo, h)
+        with gr.Tab("文档"):
+            _documents_tab(demo, h)
+    demo.export_dir = export_dir  # removed by serve() on exit
+    return demo
+
+
+def _chat_tab(h: Handlers) -> None:
+    """Chat, source panel, examples, clear/export/copy."""
+    turns = gr.State([])
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="对话",
+                elem_id="qa-chat",
+                height=520,
+                latex_delimiters=[],
+                buttons=[],
+                feedback_options=None,
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    placeholder="输入问题，例如：2023年新增了多少个托位？",
+                    show_label=False,
+                    elem_id="qa-question",
+                    scale=5,
+                    lines=1,
+                )
+                send = gr.Button("提问", variant="primary", elem_id="qa-send", scale=1)
+            gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+            with gr.Row():
+                clear = gr.Button("清空对话", elem_id="qa-clear")
+                export_md = gr.Button("导出 Markdown", elem_id="qa-export-md")
+                export_json = gr.Button("导出 JSON", elem_id="qa-export-json")
+            export_file = gr.File(label="导出文件", interactive=False)
+            with gr.Accordion("对话文本（可复制，含出处）", open=False):
+                transcript = gr.Textbox(show_label=False, lines=8, buttons=["copy"], interactive=False)
+        with gr.Column(scale=2):
+            source = gr.HTML(label="来源", elem_id="qa-source", padding=True)
+    outputs = [question, chatbot, turns, source, transcript]
+    ask = {"concurrency_id": PIPELINE_QUEUE, "concurrency_limit": 1}
+    send.click(h.ask, [question, turns], outputs, api_name="ask", **ask)
+    question.submit(h.ask, [question, turns], outputs, api_visibility="private", **ask)
+    cleared = [chatbot, turns, source, transcript, export_file]
+    clear.click(h.clear, None, cleared, api_name="clear")
+    chatbot.clear(h.clear, None, cleared, api_visibility="private")  # the chat's own bin icon
+    export_md.click(h.export_markdown, turns, export_file, api_name="export_markdown")
+    export_json.click(h.export_json, turns, export_file, api_name="export_json")
+
+
+def _figures_tab(demo: gr.Blocks, h: Handlers) -> None:
+    """Searchable figures table with a period filter and CSV download."""
+    with gr.Row():
+        query = gr.Textbox(label="搜索指标或原文", placeholder="例如：托位、地区生产总值", scale=3)
+        period = gr.Dropdown(
+            label="期间",
+            choices=h.period_choices(),
+            value=ALL_PERIODS,
+            allow_custom_value=True,  # periods of documents uploaded later
+            scale=1,
+        )
+        search = gr.Button("搜索", scale=1)
+    table = gr.Dataframe(headers=render.FIGURE_HEADERS, interactive=False, wrap=True)
+    with gr.Row():
+        download = gr.Button("下载 CSV")
+        csv_file = gr.File(label="CSV 文件", interactive=False)
+    search.click(h.figures, [query, period], table, api_name="figures")
+    for trigger in (query.submit, period.change):
+        trigger(h.figures, [query, period], table, api_visibility="private")
+    download.click(h.figures_csv, [query, period], csv_file, api_name="figures_csv")
+    demo.load(h.figure_periods, None, period, api_visibility="private")
+    demo.load(h.figures, [query, period], table, api_visibility="private")
+
+
+def _documents_tab(demo: gr.Blocks, h: Handlers) -> None:
+    """Indexed documents with metadata and chunk counts; upload to add."""
+    table = gr.Dataframe(headers=render.DOCUMENT_HEADERS, interactive=False, wrap=True)
+    limit_mb = h.max_upload_bytes / 1048576
+    files = gr.File(
+        label=f"上传文档（{' '.join(UPLOAD_SUFFIXES)}，每个不超过 {limit_mb:.0f} MB）",
+        file_count="multiple",
+        file_types=list(UPLOAD_SUFFIXES),
+    )
+    add = gr.Button("添加到索引", variant="primary")
+    status = gr.Markdown()
+    add.click(
+        h.add_documents,
+        files,
+        [status, table],
+        api_name="add_documents",
+        concurrency_id=PIPELINE_QUEUE,
+        concurrency_limit=1,
+    )
+    demo.load(h.documents, None, table, api_visibility="private")
+
+
+# --- start-up ---------------------------------------------------------------
+
+
+def load_assistant(settings: Settings, warm_question: str = EXAMPLES[0]) -> Any:
+    """Build (if missing) and load the model and index, then answer one question.
+
+    The warm-up question runs the whole path once (encoder, retrieval, reader) so
+    the first user does not wait for lazy initialisation.
+    """
+    from qa.pipeline import Assistant  # heavy: torch, faiss
+
+    assistant = Assistant(settings)
+    started = time.perf_counter()
+    assistant.warm_up(progress=True)
+    assistant.ask(warm_question)
+    log.info("pipeline ready in %.1f s", time.perf_counter() - started)
+    return assistant
+
+
+def serve(
+    demo: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> str:
+    """Start the queue and the server; print and return the local URL.
+
+    With ``block=False`` the server runs in a background thread (tests, benchmarks);
+    call ``demo.close()`` to stop it.
+    """
+    demo.queue(default_concurrency_limit=4)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+        show_error=False,
+        max_file_size=max_upload_bytes,
+        css=APP_CSS,
+        footer_links=["api"],
+    )
+    print(f"qa app ready: {url}", flush=True)
+    if block:
+        try:
+            demo.block_thread()
+        finally:
+            shutil.rmtree(getattr(demo, "export_dir", ""), ignore_errors=True)
+    return url
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description="qa: web app for questions over government documents")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--index", default=None, help="index directory (default $QA_INDEX or ./index)")
+    p.add_argument("--model", default=None, help="encoder name or path (default $QA_MODEL or built-in)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python app.py``."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(model=args.model, index_dir=args.index)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assistant = load_assistant(settings)
+    serve(build_app(assistant), args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

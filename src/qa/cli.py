@@ -1,0 +1,330 @@
+"""The ``qa`` command.
+
+Structure: :func:`build_parser` creates one sub-parser per command through a small
+``_add_<command>_command(subparsers)`` function, which sets ``func`` to the
+``_run_<command>`` handler; :func:`main` parses, calls the handler and turns the
+expected errors into a one-line message on stderr and exit status 2. Handlers
+import the heavy parts (faiss, bm25s, torch) only when they run, so ``--help`` is
+fast. Handlers only parse, call the library and format: the logic lives in
+:mod:`qa.index`, :mod:`qa.retrieval`, :mod:`qa.pipeline`.
+
+    qa index build [PATH ...] [--index DIR] [--model M]
+    qa index add PATH ... [--index DIR] [--model M]
+    qa index info [--index DIR] [--json]
+    qa search "问题" [-k 5] [--retriever dense|bm25|hybrid] [--json] [--index DIR] [--model M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2  # expected errors (bad input, missing or stale index) exit with this status
+
+
+class CLIError(Exception):
+    """An expected error raised by a command handler; printed without a traceback."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input or a bad index, not a bug (imported lazily)."""
+    from qa.index import IndexStoreError
+
+    errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError]
+    import qa.documents
+
+    document_error = getattr(qa.documents, "DocumentError", None)
+    if document_error is not None:
+        errors.append(document_error)
+    try:
+        import qa.embedding
+
+        encoder_error = getattr(qa.embedding, "EncoderError", None) or getattr(qa.embedding, "ModelError", None)
+        if encoder_error is not None:
+            errors.append(encoder_error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _settings(args: argparse.Namespace):
+    """Settings from defaults, ``QA_*`` variables and the flags present on ``args``."""
+    from qa.config import Settings
+
+    overrides = {
+        "index_dir": getattr(args, "index", None),
+        "model": getattr(args, "model", None),
+        "retriever": getattr(args, "retriever", None),
+    }
+    return Settings.from_env(**overrides)
+
+
+def _add_index_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", metavar="DIR", help="index directory (default: $QA_INDEX or ./index)")
+
+
+def _add_model_flag(parser: argparse.ArgumentParser, default_help: str) -> None:
+    parser.add_argument("--model", metavar="M", help=f"encoder model name or path ({default_help})")
+
+
+def _quiet_libraries() -> None:
+    """jieba logs its dictionary loading at DEBUG to stderr; the command line shows warnings only."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+
+
+def _load_encoder(model: str, settings):
+    from qa.embedding import load_encoder
+
+    return load_encoder(model, settings.home)
+
+
+def _open_index(args: argparse.Namespace):
+    """(settings, index, encoder) for the index named by ``--index``.
+
+    The encoder is ``--model`` when given, else the model recorded in the manifest.
+    """
+    from qa.index import Index, read_manifest
+
+    settings = _settings(args)
+    manifest = read_manifest(settings.index_dir)
+    model = args.model or manifest.get("model", {}).get("name") or settings.model
+    encoder = _load_encoder(model, settings)
+    return settings, Index.load(settings.index_dir, encoder), encoder
+
+
+def _load_documents(paths: Sequence[str]):
+    from qa.documents import load_documents
+
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise CLIError(f"no such file or directory: {', '.join(missing)}")
+    documents = load_documents([Path(p) for p in paths])
+    if not documents:
+        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}")
+    return documents
+
+
+# --------------------------------------------------------------------------- qa index
+
+
+def _add_index_command(subparsers) -> None:
+    index = subparsers.add_parser("index", help="build, extend or describe the index",
+                                  description="Build, extend or describe the persisted index.")
+    commands = index.add_subparsers(dest="index_command", metavar="{build,add,info}", required=True)
+
+    build = commands.add_parser(
+        "build", help="(re)build the index from files or folders",
+        description="Chunk, embed and index documents, replacing any index in DIR "
+                    "(atomically: the old one stays loadable until the new one is complete).")
+    build.add_argument("paths", nargs="*", metavar="PATH",
+                       help="files or folders (.txt, .md, .html); default: the shipped corpus")
+    _add_index_flag(build)
+    _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.set_defaults(func=_run_index_build)
+
+    add = commands.add_parser(
+        "add", help="add documents without re-embedding the indexed ones",
+        description="Add documents to an existing index. Files already indexed (same "
+                    "content) are skipped; a changed file at an indexed path replaces it.")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to add")
+    _add_index_flag(add)
+    _add_model_flag(add, "default: the model recorded in the index")
+    add.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add.set_defaults(func=_run_index_add)
+
+    info = commands.add_parser("info", help="describe the index (model, counts, documents)",
+                               description="Validate the index in DIR and describe it.")
+    _add_index_flag(info)
+    info.add_argument("--json", action="store_true", help="print the description as JSON")
+    info.set_defaults(func=_run_index_info)
+
+
+def _run_index_build(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_CORPUS_DIR
+    from qa.index import Index
+
+    settings = _settings(args)
+    _quiet_libraries()
+    paths = args.paths or [str(DEFAULT_CORPUS_DIR)]
+    started = time.perf_counter()
+    documents = _load_documents(paths)
+    encoder = _load_encoder(settings.model, settings)
+    loaded = time.perf_counter()
+    index = Index.build(documents, encoder, settings, progress=not args.no_progress)
+    index.save(settings.index_dir)
+    done = time.perf_counter()
+    counts = index.manifest["counts"]
+    print(
+        f"indexed {counts['documents']} document(s), {counts['chunks']} chunks "
+        f"({index.manifest['dense']['type']} dense index, model {encoder.name}) into "
+        f"{settings.index_dir} in {done - started:.1f} s "
+        f"(loading {loaded - started:.1f} s, chunk+embed+index+save {done - loaded:.1f} s)"
+    )
+    return 0
+
+
+def _run_index_add(args: argparse.Namespace) -> int:
+    _quiet_libraries()
+    settings, index, encoder = _open_index(args)
+    documents = _load_documents(args.paths)
+    added = index.add(documents, encoder, progress=not args.no_progress)
+    if added:
+        index.save(settings.index_dir)
+    counts = index.manifest["counts"]
+    skipped = len({d.id for d in documents}) - len(added)
+    print(f"added {len(added)} document(s), {skipped} already indexed; index now has "
+          f"{counts['documents']} document(s), {counts['chunks']} chunks")
+    for doc_id in added:
+        doc = index.documents[doc_id]
+        print(f"  {doc_id}  {doc.title}  {doc.path}")
+    return 0
+
+
+def _run_index_info(args: argparse.Namespace) -> int:
+    from qa.index import Index, describe
+
+    settings = _settings(args)
+    index = Index.load(settings.index_dir, encoder=None)  # validates files and counts
+    info = describe(index.manifest)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    model, counts, dense = info["model"], info["counts"], info["dense"]
+    print(f"index       {settings.index_dir} (format {info['format_version']}, generation {info['generation']})")
+    print(f"created     {info['created']}  updated {info['updated'] or '-'}  saved {info['saved']}")
+    print(f"model       {model['name']} (fingerprint {model['fingerprint']}, dim {model['dim']})")
+    print(f"dense       {dense['type']}  vectors {counts['vectors']}")
+    print(f"bm25        {info['bm25']['method']} k1={info['bm25']['k1']} b={info['bm25']['b']}  "
+          f"documents {counts['bm25_docs']}")
+    print(f"chunker     max_chars={info['chunker']['max_chars']} "
+          f"overlap_sentences={info['chunker']['overlap_sentences']}")
+    print(f"documents   {counts['documents']}  chunks {counts['chunks']}")
+    for doc in info["documents"]:
+        print(f"  {doc['id']}  {doc['chunks']:>4} chunks  {doc['title']}  {doc['path']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- qa search
+
+
+def _add_search_command(subparsers) -> None:
+    search = subparsers.add_parser(
+        "search", help="retrieve passages for a question",
+        description="Print the best passages for a question with every retriever's "
+                    "score and rank, the chunk id, section path and character offsets.")
+    search.add_argument("query", metavar="QUESTION", help="the question, e.g. \"2023年地区生产总值是多少？\"")
+    search.add_argument("-k", type=int, default=None, help="number of passages (default: settings top_k, 5)")
+    search.add_argument("--retriever", choices=("dense", "bm25", "hybrid"),
+                        help="retriever (default: $QA_RETRIEVER or hybrid)")
+    search.add_argument("--json", action="store_true", help="print the passages as JSON")
+    _add_index_flag(search)
+    _add_model_flag(search, "default: the model recorded in the index")
+    search.set_defaults(func=_run_search)
+
+
+def passage_to_dict(rank: int, passage, title: str) -> dict:
+    """A :class:`~qa.retrieval.Passage` as plain JSON-ready data (offsets: characters, half-open)."""
+    chunk = passage.chunk
+    return {
+        "rank": rank,
+        "score": passage.score,
+        "scores": passage.scores,
+        "ranks": passage.ranks,
+        "chunk_id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "title": title,
+        "section_path": list(chunk.section_path),
+        "start": chunk.start,
+        "end": chunk.end,
+        "text": chunk.text,
+    }
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from qa.retrieval import Retriever
+
+    _quiet_libraries()
+    if args.k is not None and args.k < 1:
+        raise CLIError(f"-k must be >= 1, got {args.k}")
+    settings, index, encoder = _open_index(args)
+    passages = Retriever(index, encoder, settings).search(args.query, k=args.k)
+    rows = [passage_to_dict(i, p, index.documents[p.chunk.doc_id].title) for i, p in enumerate(passages, 1)]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no passages found")
+    for row in rows:
+        parts = [f"#{row['rank']}  score {row['score']:.4f}"]
+        for name in ("dense", "bm25"):
+            if name in row["scores"] or name in row["ranks"]:
+                score = row["scores"].get(name)
+                rank = row["ranks"].get(name)
+                parts.append(f"{name} {'-' if score is None else f'{score:.4f}'} "
+                             f"(rank {'-' if rank is None else rank})")
+        print("  ".join(parts))
+        print(f"    chunk {row['chunk_id']}  [{row['start']}, {row['end']})  {row['title']}")
+        if row["section_path"]:
+            print(f"    section {' > '.join(row['section_path'])}")
+        print(f"    {row['text']}")
+        print()
+    return 0
+
+
+# --------------------------------------------------------------------------- parser and entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``qa`` argument parser with every subcommand."""
+    from qa import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="qa",
+        description="Question answering over Chinese government documents, with cited spans.",
+    )
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_index_command(subparsers)
+    _add_search_command(subparsers)
+    # ---- OTHER SUBCOMMANDS GO HERE -----------------------------------------------
+    # Write `_add_<name>_command(subparsers)` (sets func=_run_<name>) and
+    # `_run_<name>(args) -> int` next to the ones above, import heavy modules inside
+    # `_run_<name>` only, and call the adder below: model, ask, figures, eval.
+    # -------------------------------------------------------------------------------
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``qa`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Expected errors print ``qa: error: <message>`` on stderr and return 2.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not isinstance(exc, _expected_errors()):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"qa: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

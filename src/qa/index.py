@@ -1,0 +1,760 @@
+"""The persisted index: chunk store, FAISS dense index, BM25 index and manifest.
+
+OWNER: index helper. Contract:
+
+    tokenize(text) -> list[str]                       # BM25 tokens, chunks and queries alike
+    Index.build(documents, encoder, settings, progress=True) -> Index
+    Index.load(directory, encoder) -> Index           # validated; raises IndexStoreError
+    index.add(documents, encoder, progress=False) -> list[str]   # ids of new documents
+    index.save(directory)                             # atomic
+    read_manifest(directory) -> dict
+
+On disk (``settings.index_dir``, default ``index/``), one *generation* ``<g>`` at a time::
+
+    manifest.json            names the files of the current generation (swapped in last)
+    documents-<g>.jsonl      one Document per line (JSON Lines, UTF-8, not ASCII-escaped)
+    chunks-<g>.jsonl         one Chunk per line, in row order of both indexes
+    dense-<g>.faiss          faiss.write_index of IndexFlatIP or IndexHNSWFlat
+    bm25-<g>/                bm25s.BM25.save (numpy arrays + JSON vocab/params, no pickle)
+
+:meth:`Index.save` writes a new generation next to the current one, then replaces
+``manifest.json`` with ``os.replace`` (atomic on POSIX and Windows), then deletes the
+older generations. A crash before the swap leaves the previous index loadable; a
+crash after it leaves only stale files, removed by the next save. Other files in the
+directory (a README, say) are left alone.
+
+Dense retrieval is inner product over L2-normalised embeddings, i.e. cosine
+similarity: exact ``faiss.IndexFlatIP`` below ``settings.hnsw_min_chunks`` chunks,
+approximate ``faiss.IndexHNSWFlat`` (Malkov & Yashunin, "Efficient and robust
+approximate nearest neighbor search using Hierarchical Navigable Small World
+graphs", IEEE TPAMI 2018) from there on. The embeddings are also kept in memory
+(``Index.embeddings``) for exact scoring of a candidate subset.
+
+BM25 is Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework:
+BM25 and Beyond", FnTIR 2009) as computed by ``bm25s`` with the Lucene IDF
+``log(1 + (N - df + 0.5) / (df + 0.5))``, which is positive for every term, so a
+term that occurs in every chunk still scores (a little) instead of zero or less.
+Tokens come from :func:`tokenize` (jieba words), never from bm25s' own splitter,
+which would keep a whole run of Han characters as one token.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qa.chunking import Chunk, Sentence
+from qa.config import Settings
+from qa.documents import Document
+
+if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must not load faiss/bm25s/jieba
+    import bm25s
+    import faiss
+
+#: Version of the on-disk layout; an index with another version is refused.
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+_GENERATION_FILE = re.compile(r"^(?:(?:chunks|documents)-(\d+)\.jsonl|dense-(\d+)\.faiss|bm25-(\d+))$")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class IndexStoreError(Exception):
+    """Base class: the index on disk is missing, damaged or built for something else.
+
+    Every message ends with how to rebuild (``qa index build --index DIR``).
+    """
+
+    def __init__(self, message: str, directory: str | os.PathLike | None = None,
+                 hint: str | None = None):
+        self.directory = None if directory is None else Path(directory)
+        if hint is None and directory is not None:
+            hint = rebuild_hint(directory)
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class IndexNotFoundError(IndexStoreError):
+    """No ``manifest.json`` in the directory (never built, or wrong ``--index``)."""
+
+
+class IndexCorruptError(IndexStoreError):
+    """Manifest unreadable, a referenced file missing or unreadable, or counts disagree."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """Built with another model (name, fingerprint or dimension) or an unsupported format."""
+
+
+def rebuild_hint(directory: str | os.PathLike, model: str | None = None) -> str:
+    """The sentence appended to every :class:`IndexStoreError` message."""
+    flag = f" --model {model}" if model else ""
+    return f"rebuild it with `qa index build --index {directory}{flag}`"
+
+
+# --------------------------------------------------------------------------- tokenisation
+
+#: Function words and question words dropped by :func:`tokenize`. Kept short on
+#: purpose: BM25's IDF already discounts frequent words; these are the ones that
+#: occur in questions far more than in answers (多少, 什么 …) or carry no content.
+STOP_WORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 及其 以及 或 或者 等 等等 也 都 就 而 并 并且 且 之 其 这 那 这个 那个
+    这些 那些 该 此 着 过 被 把 将 对 对于 于 由 从 向 为 为了 以 让 给 吗 呢 吧 啊 呀 么 嘛
+    什么 多少 哪些 哪个 哪里 哪 几 几个 如何 怎么 怎样 怎么样 是否 是不是 有没有 请问 请 一下
+    你 我 他 她 它 你们 我们 他们 它们 自己
+    a an and are as at be by for from how in is it of on or that the this to was what when
+    where which who why with
+    """.split()
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    """A private jieba tokenizer (the global ``jieba.dt`` is left alone), loaded once."""
+    import jieba
+
+    segmenter = jieba.Tokenizer()
+    segmenter.initialize()
+    return segmenter
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens of ``text``: jieba search-mode words, normalised and filtered.
+
+    Steps: Unicode NFKC (full-width ``６０％``/``（一）`` → ``60%``/``(一)``) and
+    lower-casing; jieba ``cut_for_search`` (words plus the shorter words inside long
+    ones: ``生产总值`` → ``生产``, ``总值``, ``生产总值``), so a question that says 总值
+    still matches; then tokens without a letter or digit (punctuation, spaces) and
+    :data:`STOP_WORDS` are dropped. Numbers stay whole (``60.3``, ``6.2%``).
+    The same function tokenises chunks and queries.
+
+    Example: ``tokenize("2023年地区生产总值是多少？")`` →
+    ``["2023", "年", "地区", "生产", "总值", "生产总值"]``.
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    return [
+        token
+        for token in _segmenter().lcut_for_search(text)
+        if token not in STOP_WORDS and any(ch.isalnum() for ch in token)
+    ]
+
+
+def bm25_text(chunk: Chunk, title: str) -> str:
+    """Text BM25 indexes for a chunk: the same as the encoder sees (title, section path, text).
+
+    The title lets a question that names the place or year of a document find it
+    among several; the section path carries the topic sentence of the paragraph.
+    """
+    return chunk.embedding_text(title)
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+
+def document_to_dict(doc: Document) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "path": doc.path,
+        "title": doc.title,
+        "metadata": dict(doc.metadata),
+        "body_start": doc.body_start,
+        "body_end": doc.body_end,
+        "text": doc.text,
+    }
+
+
+def document_from_dict(data: dict[str, Any]) -> Document:
+    return Document(
+        id=data["id"],
+        path=data["path"],
+        title=data["title"],
+        text=data["text"],
+        metadata=dict(data.get("metadata") or {}),
+        body_start=int(data.get("body_start", 0)),
+        body_end=int(data.get("body_end", -1)),
+    )
+
+
+def chunk_to_dict(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "start": chunk.start,
+        "end": chunk.end,
+        "section_path": list(chunk.section_path),
+        "paragraph": chunk.paragraph,
+        "sentences": [[s.start, s.end, s.text] for s in chunk.sentences],
+        "text": chunk.text,
+    }
+
+
+def chunk_from_dict(data: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=data["id"],
+        doc_id=data["doc_id"],
+        start=int(data["start"]),
+        end=int(data["end"]),
+        text=data["text"],
+        section_path=tuple(data["section_path"]),
+        paragraph=int(data["paragraph"]),
+        sentences=tuple(Sentence(int(s), int(e), t) for s, e, t in data["sentences"]),
+    )
+
+
+def _text_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- index
+
+
+def _chunk(doc: Document, chunker: dict[str, int]) -> list[Chunk]:
+    from qa.chunking import chunk_document
+
+    return chunk_document(
+        doc, max_chars=chunker["max_chars"], overlap_sentences=chunker["overlap_sentences"]
+    )
+
+
+def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size: int,
+            progress: bool) -> np.ndarray:
+    """Embeddings of ``chunk.embedding_text(title)``: ``(len(chunks), encoder.dim)`` float32, L2-normalised.
+
+    Texts are encoded longest first in slices of ``8 * batch_size`` (less padding
+    per batch), under one tqdm bar counting chunks, and put back in input order.
+    """
+    n = len(chunks)
+    out = np.empty((n, encoder.dim), dtype=np.float32)
+    if n == 0:
+        return out
+    texts = [c.embedding_text(t) for c, t in zip(chunks, titles, strict=True)]
+    order = sorted(range(n), key=lambda i: -len(texts[i]))
+    step = max(1, 8 * batch_size)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, unit="chunk", desc="Embedding chunks", disable=not progress) as bar:
+        for lo in range(0, n, step):
+            rows = order[lo : lo + step]
+            vectors = np.asarray(
+                encoder.encode_passages([texts[i] for i in rows], batch_size=batch_size),
+                dtype=np.float32,
+            )
+            if vectors.shape != (len(rows), encoder.dim):
+                raise ValueError(
+                    f"encoder {encoder.name!r} returned shape {vectors.shape}, "
+                    f"expected {(len(rows), encoder.dim)}"
+                )
+            out[rows] = vectors
+            bar.update(len(rows))
+    _normalise(out)
+    return out
+
+
+def _normalise(vectors: np.ndarray) -> None:
+    """L2-normalise the rows of ``(n, d)`` float32 ``vectors`` in place (zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.divide(vectors, norms, out=vectors, where=norms > 0)
+
+
+def _make_dense(embeddings: np.ndarray, params: dict[str, Any]) -> faiss.Index:
+    """A FAISS inner-product index over ``embeddings`` ``(n, d)`` float32, L2-normalised."""
+    import faiss
+
+    d = embeddings.shape[1]
+    if params["type"] == "hnsw":
+        index = faiss.IndexHNSWFlat(d, params["m"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params["ef_construction"]
+        index.hnsw.efSearch = params["ef_search"]
+    else:
+        index = faiss.IndexFlatIP(d)
+    if len(embeddings):
+        index.add(embeddings)
+    return index
+
+
+def _make_bm25(chunks: Sequence[Chunk], titles: dict[str, str], params: dict[str, Any]) -> bm25s.BM25:
+    """A bm25s index with one BM25 document per chunk, in chunk order."""
+    import bm25s
+
+    corpus = [tokenize(bm25_text(c, titles[c.doc_id])) for c in chunks]
+    bm25 = bm25s.BM25(k1=params["k1"], b=params["b"], method=params["method"])
+    bm25.index(corpus, show_progress=False)
+    return bm25
+
+
+def _dense_params(n_chunks: int, settings: dict[str, Any]) -> dict[str, Any]:
+    kind = "hnsw" if n_chunks >= settings["hnsw_min_chunks"] else "flat"
+    params: dict[str, Any] = {"type": kind}
+    if kind == "hnsw":
+        params.update(m=settings["hnsw_m"], ef_construction=settings["hnsw_ef_construction"],
+                      ef_search=settings["hnsw_ef_search"])
+    return params
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Index:
+    """Documents, their chunks, and the dense and BM25 indexes over those chunks.
+
+    Row ``i`` of every structure is chunk ``chunks[i]``: ``embeddings[i]``, FAISS id
+    ``i`` and BM25 document ``i``.
+
+    Attributes:
+        documents: document id → :class:`~qa.documents.Document`, in insertion order.
+        chunks: every chunk, grouped by document in insertion order.
+        embeddings: ``(len(chunks), dim)`` float32, L2-normalised.
+        dense: ``faiss.IndexFlatIP`` or ``faiss.IndexHNSWFlat`` holding ``embeddings``.
+        bm25: ``bm25s.BM25`` over :func:`tokenize` of :func:`bm25_text` of each chunk.
+        manifest: the record written to ``manifest.json`` (see :meth:`save`).
+
+    Build with :meth:`build` or :meth:`load`; the constructor only wires parts
+    together and does not check them.
+    """
+
+    def __init__(self, documents: dict[str, Document], chunks: list[Chunk],
+                 embeddings: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25,
+                 manifest: dict[str, Any]):
+        self.documents = documents
+        self.chunks = chunks
+        self.embeddings = embeddings
+        self.dense = dense
+        self.bm25 = bm25
+        self.manifest = manifest
+        self._doc_rows: dict[str, np.ndarray] | None = None
+
+    # ---- queries about the content
+
+    def __len__(self) -> int:
+        """Number of chunks."""
+        return len(self.chunks)
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["model"]["dim"])
+
+    def rows_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """Chunk rows (int64, ascending) of the given documents.
+
+        Raises ``ValueError`` naming any id that is not in the index.
+        """
+        if self._doc_rows is None:
+            grouped: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                grouped.setdefault(chunk.doc_id, []).append(row)
+            self._doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in grouped.items()}
+        doc_ids = list(doc_ids)
+        unknown = [d for d in doc_ids if d not in self.documents]
+        if unknown:
+            raise ValueError(f"unknown document id(s): {', '.join(unknown)}")
+        parts = [self._doc_rows.get(d, np.empty(0, np.int64)) for d in dict.fromkeys(doc_ids)]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+    # ---- building
+
+    @classmethod
+    def build(cls, documents: Iterable[Document], encoder, settings: Settings,
+              progress: bool = True) -> Index:
+        """Chunk, embed and index ``documents``.
+
+        Documents with an id already seen (same text) are indexed once. The
+        embedding text of a chunk is ``chunk.embedding_text(doc.title)``.
+
+        Args:
+            documents: the documents, e.g. from :func:`qa.documents.load_documents`.
+            encoder: a :mod:`qa.embedding` encoder (``name``, ``dim``, ``fingerprint``,
+                ``encode_passages``).
+            settings: chunker, BM25 and HNSW parameters and the batch size are read
+                from it and recorded in the manifest (``add`` reuses them).
+            progress: show a tqdm bar (on stderr) while embedding.
+
+        Raises:
+            ValueError: no documents, or the encoder returns the wrong shape.
+        """
+        unique = list({doc.id: doc for doc in documents}.values())  # first occurrence wins
+        if not unique:
+            raise ValueError("nothing to index: no documents given")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created": _now(),
+            "updated": None,
+            "generation": 0,
+            "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": int(encoder.dim)},
+            "chunker": {
+                "max_chars": settings.chunk_max_chars,
+                "overlap_sentences": settings.chunk_overlap_sentences,
+            },
+            "embedding_text": "title > section path, newline, chunk text",
+            "bm25": {
+                "method": "lucene",
+                "k1": settings.bm25_k1,
+                "b": settings.bm25_b,
+                "tokenizer": "jieba cut_for_search, NFKC, lower-case, stop words and punctuation dropped",
+                "text": "title > section path, newline, chunk text",
+            },
+            "settings": {
+                "batch_size": settings.batch_size,
+                "hnsw_min_chunks": settings.hnsw_min_chunks,
+                "hnsw_m": settings.hnsw_m,
+                "hnsw_ef_construction": settings.hnsw_ef_construction,
+                "hnsw_ef_search": settings.hnsw_ef_search,
+            },
+        }
+        empty = np.empty((0, int(encoder.dim)), dtype=np.float32)
+        index = cls({}, [], empty, None, None, manifest)
+        index._append(unique, encoder, progress=progress)
+        return index
+
+    def add(self, documents: Iterable[Document], encoder, progress: bool = False) -> list[str]:
+        """Add documents not yet in the index; return the ids of those added.
+
+        Existing chunks are not re-embedded. A document whose id (content hash) is
+        already present is skipped, so adding the same file twice changes nothing;
+        two files with the same name in different folders have different paths and
+        are two documents (unless their texts are identical, when they are one). A
+        document at the *same path* as an indexed one but with new content replaces
+        it (its old chunks are dropped). The chunker, BM25 and HNSW settings are the
+        ones recorded at build time. Call :meth:`save` to persist.
+
+        Raises:
+            IndexMismatchError: ``encoder`` is not the model the index was built with.
+        """
+        self.check_encoder(encoder)
+        seen = set(self.documents)
+        new: list[Document] = []
+        for doc in documents:
+            if doc.id not in seen:
+                seen.add(doc.id)
+                new.append(doc)
+        if not new:
+            return []
+        new_paths = {doc.path for doc in new}
+        stale = {d for d, doc in self.documents.items() if doc.path in new_paths}
+        if stale:
+            keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in stale]
+            self.chunks = [self.chunks[i] for i in keep]
+            self.embeddings = self.embeddings[keep]
+            self.documents = {d: doc for d, doc in self.documents.items() if d not in stale}
+            self.dense = None  # rebuilt from the kept embeddings
+        self._append(new, encoder, progress=progress)
+        self.manifest["updated"] = _now()
+        return [doc.id for doc in new]
+
+    def _append(self, new: list[Document], encoder, progress: bool) -> None:
+        """Chunk and embed ``new`` documents and rebuild the dense and BM25 indexes."""
+        manifest = self.manifest
+        new_chunks: list[Chunk] = []
+        titles: list[str] = []
+        for doc in new:
+            for chunk in _chunk(doc, manifest["chunker"]):
+                new_chunks.append(chunk)
+                titles.append(doc.title)
+        new_embeddings = _encode(new_chunks, titles, encoder,
+                                 manifest["settings"]["batch_size"], progress)
+        for doc in new:
+            self.documents[doc.id] = doc
+        self.chunks.extend(new_chunks)
+        self.embeddings = np.concatenate([self.embeddings, new_embeddings])
+        params = _dense_params(len(self.chunks), manifest["settings"])
+        if self.dense is not None and params == manifest.get("dense"):
+            self.dense.add(new_embeddings)  # same kind of index: extend it in place
+        else:
+            self.dense = _make_dense(self.embeddings, params)
+        manifest["dense"] = params
+        manifest["bm25"]["num_docs"] = len(self.chunks)
+        self.bm25 = _make_bm25(self.chunks, {d: doc.title for d, doc in self.documents.items()},
+                               manifest["bm25"])
+        self._doc_rows = None
+        self._refresh_manifest()
+
+    def _refresh_manifest(self) -> None:
+        counts = {}
+        for chunk in self.chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        self.manifest["documents"] = [
+            {
+                "id": doc.id,
+                "sha256": _text_sha256(doc.text),
+                "path": doc.path,
+                "title": doc.title,
+                "chunks": counts.get(doc.id, 0),
+            }
+            for doc in self.documents.values()
+        ]
+        self.manifest["counts"] = {
+            "documents": len(self.documents),
+            "chunks": len(self.chunks),
+            "vectors": int(self.dense.ntotal),
+            "bm25_docs": len(self.chunks),
+        }
+
+    def check_encoder(self, encoder, directory: str | os.PathLike | None = None) -> None:
+        """Raise :class:`IndexMismatchError` unless ``encoder`` is the model the index was built with.
+
+        Name, fingerprint (content hash of the weights) and dimension must all
+        match: a different model of the same dimension is refused too.
+        """
+        check_model(self.manifest, encoder, directory or "DIR")
+
+    # ---- persistence
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the index to ``directory`` atomically; return the manifest path.
+
+        A new generation of data files is written and fsynced first, then a
+        temporary manifest naming them replaces ``manifest.json`` in one
+        ``os.replace``, then older generations are deleted. Files that are not
+        index files are never touched.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        generation = _next_generation(directory)
+        files = {
+            "documents": f"documents-{generation}.jsonl",
+            "chunks": f"chunks-{generation}.jsonl",
+            "dense": f"dense-{generation}.faiss",
+            "bm25": f"bm25-{generation}",
+        }
+        _write_jsonl(directory / files["documents"], (document_to_dict(d) for d in self.documents.values()))
+        _write_jsonl(directory / files["chunks"], (chunk_to_dict(c) for c in self.chunks))
+        import faiss
+
+        faiss.write_index(self.dense, str(directory / files["dense"]))
+        _fsync_path(directory / files["dense"])
+        bm25_dir = directory / files["bm25"]
+        self.bm25.save(str(bm25_dir), show_progress=False)
+        for path in bm25_dir.iterdir():
+            _fsync_path(path)
+        _fsync_path(bm25_dir)
+        manifest = dict(self.manifest, generation=generation, files=files, saved=_now())
+        _write_manifest(directory, manifest)
+        self.manifest = manifest
+        _remove_other_generations(directory, keep=generation)
+        return directory / MANIFEST_NAME
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, encoder) -> Index:
+        """Load and validate the index in ``directory``.
+
+        Checks, in order: ``manifest.json`` exists and parses; the format version is
+        this one; the encoder's name, fingerprint and dimension match the manifest
+        (skipped when ``encoder`` is None, e.g. for ``qa index info``); the files it
+        names exist and read; vector count = chunk count = BM25 document count =
+        the counts recorded; every chunk belongs to a stored document.
+
+        Raises:
+            IndexNotFoundError, IndexCorruptError, IndexMismatchError: see above;
+            each message says how to rebuild.
+        """
+        import bm25s
+        import faiss
+
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        if encoder is not None:
+            check_model(manifest, encoder, directory)
+        try:
+            files = manifest["files"]
+            paths = {key: directory / files[key] for key in ("documents", "chunks", "dense", "bm25")}
+            expected = manifest["counts"]
+            dim = int(manifest["model"]["dim"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorruptError(f"manifest in {directory} lacks {exc}", directory) from exc
+        missing = [str(p) for p in paths.values() if not p.exists()]
+        if missing:
+            raise IndexCorruptError(f"index files missing: {', '.join(missing)}", directory)
+        try:
+            documents = {d.id: d for d in map(document_from_dict, _read_jsonl(paths["documents"]))}
+            chunks = [chunk_from_dict(c) for c in _read_jsonl(paths["chunks"])]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"cannot read the chunk store in {directory}: {exc}", directory) from exc
+        try:
+            dense = faiss.read_index(str(paths["dense"]))
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"cannot read {paths['dense']}: {exc}", directory) from exc
+        try:
+            bm25 = bm25s.BM25.load(str(paths["bm25"]), show_progress=False)
+            bm25_docs = int(bm25.scores["num_docs"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"cannot read {paths['bm25']}: {exc}", directory) from exc
+        counts = {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "vectors": int(dense.ntotal),
+            "bm25_docs": bm25_docs,
+        }
+        if counts != {key: expected.get(key) for key in counts} or not (
+            counts["chunks"] == counts["vectors"] == counts["bm25_docs"]
+        ):
+            raise IndexCorruptError(
+                f"counts disagree in {directory}: found {counts}, manifest says {expected}", directory
+            )
+        if dense.d != dim:
+            raise IndexCorruptError(f"dense index has dimension {dense.d}, manifest says {dim}", directory)
+        orphans = {c.doc_id for c in chunks} - set(documents)
+        if orphans:
+            raise IndexCorruptError(f"chunks of unknown documents {sorted(orphans)}", directory)
+        if manifest.get("dense", {}).get("type") == "hnsw":
+            dense.hnsw.efSearch = int(manifest["dense"]["ef_search"])
+        embeddings = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.empty((0, dim), np.float32)
+        return cls(documents, chunks, np.ascontiguousarray(embeddings, dtype=np.float32), dense, bm25, manifest)
+
+
+# --------------------------------------------------------------------------- manifest and files
+
+
+def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
+    """The parsed ``manifest.json`` of ``directory``, format version checked.
+
+    Raises:
+        IndexNotFoundError: no directory or no manifest in it.
+        IndexCorruptError: the manifest is not a readable JSON object.
+        IndexMismatchError: the format version is not :data:`FORMAT_VERSION`.
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST_NAME
+    if not path.is_file():
+        raise IndexNotFoundError(f"no index in {directory} (no {MANIFEST_NAME})", directory)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"cannot read {path}: {exc}", directory) from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{path} is not a JSON object", directory)
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index in {directory} has format version {version!r}; this qa reads version {FORMAT_VERSION}",
+            directory,
+        )
+    return manifest
+
+
+def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike) -> None:
+    """Raise :class:`IndexMismatchError` unless ``encoder`` matches ``manifest["model"]``."""
+    try:
+        built = manifest["model"]
+        name, fingerprint, dim = built["name"], built["fingerprint"], int(built["dim"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorruptError(f"manifest in {directory} has no valid model record", directory) from exc
+    if (name, fingerprint, dim) != (encoder.name, encoder.fingerprint, int(encoder.dim)):
+        raise IndexMismatchError(
+            f"index in {directory} was built with model {name!r} (fingerprint {fingerprint}, "
+            f"dim {dim}) but the encoder is {encoder.name!r} (fingerprint {encoder.fingerprint}, "
+            f"dim {encoder.dim})",
+            directory,
+            hint=f"use `--model {name}` or {rebuild_hint(directory, encoder.name)}",
+        )
+
+
+def _next_generation(directory: Path) -> int:
+    """One more than any generation named by the manifest or found on disk."""
+    found = [0]
+    try:
+        found.append(int(json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["generation"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for entry in directory.iterdir():
+        match = _GENERATION_FILE.match(entry.name)
+        if match:
+            found.append(int(next(g for g in match.groups() if g is not None)))
+    return max(found) + 1
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False))
+            f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file or (where the OS allows) a directory; best effort for directories."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Replace ``manifest.json`` atomically: write a temporary file, fsync, ``os.replace``."""
+    tmp = directory / f".{MANIFEST_NAME}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, ensure_ascii=False, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / MANIFEST_NAME)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_path(directory)
+
+
+def _remove_other_generations(directory: Path, keep: int) -> None:
+    import shutil
+
+    for entry in directory.iterdir():
+        match = _GENERATION_FILE.match(entry.name)
+        if match and int(next(g for g in match.groups() if g is not None)) != keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    for entry in directory.glob(f".{MANIFEST_NAME}.*.tmp"):
+        entry.unlink(missing_ok=True)
+
+
+def describe(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A short summary of a manifest for ``qa index info`` (no document texts)."""
+    return {
+        key: manifest.get(key)
+        for key in ("format_version", "generation", "created", "updated", "saved", "model",
+                    "counts", "dense", "chunker", "bm25", "documents")
+    }
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Index",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IndexStoreError",
+    "STOP_WORDS",
+    "bm25_text",
+    "check_model",
+    "describe",
+    "read_manifest",
+    "rebuild_hint",
+    "tokenize",
+]

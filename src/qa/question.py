@@ -1,0 +1,195 @@
+"""Question analysis: cleaning, expected answer type, period asked about, content terms.
+
+Pure functions over the question string. The reader uses :class:`Question` to
+choose and score candidate spans; nothing here looks at documents.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Answer types, from the most to the least specific.
+ANSWER_TYPES = ("meta", "ordinal", "date", "quantity", "list", "entity", "description")
+
+_TAG = re.compile(r"<[^<>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年(?!代))?(?!\d)")
+RELATIVE_YEARS = {"前年": -2, "去年": -1, "上一年": -1, "上年": -1, "今年": 0, "本年": 0,
+                  "当年": 0, "明年": 1, "下一年": 1}
+RELATIVE_YEARS_EN = {"last year": -1, "this year": 0, "next year": 1}
+
+# Question phrases (removed from the content terms). Longest first.
+_WH = sorted(
+    [
+        "是多少", "有多少", "为多少", "达多少", "多少", "是几", "有几", "几", "多大", "多高", "多长",
+        "多久", "多远", "多重", "哪些", "哪几", "哪个", "哪家", "哪里", "哪儿", "哪天", "哪一天",
+        "哪年", "哪一年", "哪", "是什么", "叫什么", "什么", "是谁", "谁", "何时", "何地", "如何",
+        "怎么样", "怎么", "怎样", "为什么", "为何", "是否", "吗", "呢", "名字", "名称",
+    ],
+    key=len,
+    reverse=True,
+)
+_MEASURE = (
+    "亿元|万元|千元|元|万平方米|平方米|平方公里|公里|万人次|人次|万人|人|个|家|件|次|名|项|场|部|条|起|"
+    "所|户|座|栋|处|吨|天|年|月|位|批|期|支|种|类|辆|台|套|间|张|本|篇|份|份次|千米|米|亩|公顷"
+)
+_UNIT_HINT = re.compile(rf"(?:多少|几)({_MEASURE})")
+_FUNCTION_CHARS = set("的了是有在和与及或也都就还并而被把将要会能对于从向到给让使")
+
+_QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
+_PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖率|率|percent|rate", re.I)
+_CHANGE = re.compile(r"同比|增长|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
+_TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|要新建|要推进|要|将|target|plan|goal|aim", re.I)
+_DATE = re.compile(r"哪天|哪一天|何时|什么时候|什么时间|日期|哪年|哪一年|几月|几号|when|what date|which year", re.I)
+_LIST = re.compile(r"哪些|哪几|有哪|which (?:\w+ )?(?:are|were)|list", re.I)
+_ENTITY = re.compile(r"哪个|哪家|哪里|哪儿|哪位|哪两|哪一|谁|叫什么|名字|名称|who|which|where|what is the name", re.I)
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]|\d+)(?:个|项|条|点|方面)?")
+_META = re.compile(
+    r"(?:这份|本|该|此)?(?:文件|文档|文章|报告|通知)(?:是)?(?:哪天|何时|什么时候|哪一天|由谁|哪个|谁)?"
+    r"(?:发布|印发|发文|公开|生成)|(?:发布|印发|发文)(?:日期|时间|机构|单位)|索引号"
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """The analysis of one question.
+
+    Attributes:
+        text: the cleaned question.
+        answer_type: one of :data:`ANSWER_TYPES`.
+        years: years named in the question (``2023年`` → 2023), in order.
+        relative_year: offset of ``去年``/``今年``/``明年`` (-1/0/+1) against the
+            document's publication year; None if not used.
+        wants_target: asks about a plan or goal (``目标``, ``计划``, ``力争`` …).
+        wants_change: asks about a change or growth rate (``同比``, ``增长`` …).
+        wants_percent: the answer is a ratio or rate (``%``).
+        unit_hint: measure word after ``多少``/``几`` (``家``, ``个``, ``亿元``), or ''.
+        ordinal: for ``第一个…``, the 1-based position asked for; else 0.
+        terms: content words (jieba), question words and function words removed.
+        english: the question has no Chinese characters.
+    """
+
+    text: str
+    answer_type: str
+    years: tuple[int, ...]
+    relative_year: int | None
+    wants_target: bool
+    wants_change: bool
+    wants_percent: bool
+    unit_hint: str
+    ordinal: int
+    terms: tuple[str, ...]
+    english: bool
+
+    def target_years(self, publication_year: int | None) -> tuple[int, ...]:
+        """Years asked about, resolving ``去年``/``今年``/``明年`` against ``publication_year``."""
+        if self.years:
+            return self.years
+        if self.relative_year is not None and publication_year:
+            return (publication_year + self.relative_year,)
+        return ()
+
+
+def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
+    """Normalise a user question; return ``(question, notice)``.
+
+    NFKC-normalises, drops HTML tags and control characters, collapses white
+    space, and cuts to ``max_chars`` characters (``notice`` then says so).
+    Never raises; an empty result means there was no question.
+    """
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = _TAG.sub(" ", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = _SPACE.sub(" ", text).strip()
+    notice = ""
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        notice = f"问题过长，只使用了前 {max_chars} 个字符。"
+    return text, notice
+
+
+def analyze(text: str) -> Question:
+    """Analyse a cleaned question (see :func:`clean_question`)."""
+    english = not _CJK.search(text)
+    lower = text.lower()
+    years = tuple(int(m.group(1)) for m in YEAR.finditer(text))
+    relative = None
+    for word, offset in {**RELATIVE_YEARS, **RELATIVE_YEARS_EN}.items():
+        if word in lower:
+            relative = offset
+            break
+    unit = _UNIT_HINT.search(text)
+    ordinal = _ORDINAL.search(text)
+    wants_change = bool(_CHANGE.search(text))
+    wants_percent = bool(_PERCENT.search(text)) or (wants_change and "多少" in text and not unit)
+    if _META.search(text):
+        answer_type = "meta"
+    elif ordinal and re.search(r"什么|哪|是", text[ordinal.end():]):
+        answer_type = "ordinal"
+    elif _DATE.search(text):
+        answer_type = "date"
+    elif _QUANTITY.search(text) or (wants_change and re.search(r"多少|几", text)):
+        answer_type = "quantity"
+    elif _LIST.search(text):
+        answer_type = "list"
+    elif _ENTITY.search(text):
+        answer_type = "entity"
+    else:
+        answer_type = "description"
+    return Question(
+        text=text,
+        answer_type=answer_type,
+        years=years,
+        relative_year=relative,
+        wants_target=bool(_TARGET.search(text)),
+        wants_change=wants_change,
+        wants_percent=wants_percent,
+        unit_hint=unit.group(1) if unit else "",
+        ordinal=_ordinal_value(ordinal.group(1)) if ordinal else 0,
+        terms=content_terms(text),
+        english=english,
+    )
+
+
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def _ordinal_value(token: str) -> int:
+    return int(token) if token.isdigit() else _CN_DIGITS.get(token, 0)
+
+
+def strip_question_words(text: str) -> str:
+    """``text`` with years, relative years, question words (+ measure word) and
+    punctuation replaced by spaces, so the remaining runs are content."""
+    out = YEAR.sub(" ", text)
+    for word in (*RELATIVE_YEARS, *RELATIVE_YEARS_EN):
+        out = out.replace(word, " ")
+    out = re.sub(rf"(?:多少|几)(?:{_MEASURE})?", " ", out)
+    for word in _WH:
+        out = out.replace(word, " ")
+    out = re.sub(r"[^\w\u3400-\u9fff]+", " ", out)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def content_terms(text: str) -> tuple[str, ...]:
+    """Content words of a question: jieba words with question and function words removed.
+
+    ``"2023年新增了多少个托位？"`` → ``("新增", "托位")``. English words are kept
+    lower-cased (the dense retriever handles cross-lingual matching).
+    """
+    import jieba
+
+    terms: list[str] = []
+    for run in strip_question_words(text).split():
+        for word in jieba.lcut(run):
+            word = word.strip().lower()
+            if not word or all(ch in _FUNCTION_CHARS for ch in word):
+                continue
+            terms.append(word)
+    return tuple(dict.fromkeys(terms))

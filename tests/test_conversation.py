@@ -1,0 +1,35 @@
+import pytest
+
+from qa.conversation import is_follow_up, rewrite
+
+
+@pytest.mark.parametrize(
+    "question, history, expected",
+    [
+        ("那2024年的增长目标呢？", ["2023年地区生产总值是多少？"], "2024年地区生产总值的增长目标是多少？"),
+        ("托育驿站呢？", ["2023年新增了多少个托位？"], "2023年新增了多少个托育驿站？"),
+        ("那2024年呢？", ["2023年完成固定资产投资多少？"], "2024年完成固定资产投资多少？"),
+    ],
+)
+def test_follow_ups_are_rewritten(question, history, expected):
+    assert rewrite(question, history) == expected
+
+
+def test_question_with_its_own_topic_is_not_rewritten():
+    question = "2024年固定资产投资目标是多少？"
+    assert not is_follow_up(question)
+    assert rewrite(question, ["2023年完成固定资产投资多少？"]) == question
+
+
+def test_follow_up_without_history_is_unchanged():
+    assert rewrite("托育驿站呢？", []) == "托育驿站呢？"
+
+
+def test_question_word_follow_up_inherits_topic():
+    out = rewrite("今年的目标是多少？", ["2023年完成固定资产投资多少？"])
+    assert "固定资产投资" in out and "今年" in out and "2023" not in out
+
+
+def test_chained_follow_ups_resolve_in_order():
+    history = ["2023年新增了多少个托位？", "托育驿站呢？"]
+    assert rewrite("那2024年呢？", history) == "2024年新增了多少个托育驿站？"

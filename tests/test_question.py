@@ -1,0 +1,48 @@
+from qa.question import analyze, clean_question, content_terms
+
+
+def test_quantity_question_with_year_and_measure_word():
+    q = analyze("2023年新增了多少个托位？")
+    assert q.answer_type == "quantity"
+    assert q.years == (2023,)
+    assert q.unit_hint == "个"
+    assert q.terms == ("新增", "托位")
+    assert not q.wants_change and not q.wants_target
+
+
+def test_change_and_target_questions():
+    q = analyze("2024年地区生产总值增长目标是多少？")
+    assert (q.answer_type, q.years, q.wants_change, q.wants_target, q.wants_percent) == (
+        "quantity", (2024,), True, True, True)
+    assert analyze("电信网络诈骗发案数同比下降了多少？").wants_change
+
+
+def test_relative_year_resolved_against_publication_year():
+    q = analyze("去年街道经济总量有多大？")
+    assert q.relative_year == -1
+    assert q.target_years(2024) == (2023,)
+    assert analyze("今年的目标是多少？").target_years(2024) == (2024,)
+    assert analyze("2023年完成固定资产投资多少？").target_years(2024) == (2023,)
+
+
+def test_answer_types():
+    assert analyze("这份文件是哪天发布的？").answer_type == "meta"
+    assert analyze("街道存在的第一个短板是什么？").answer_type == "ordinal"
+    assert analyze("街道存在的第一个短板是什么？").ordinal == 1
+    assert analyze("2024年要推进哪些社区创建第八批未来社区？").answer_type == "list"
+    assert analyze("商会企业与哪个村结对共建？").answer_type == "entity"
+    assert analyze("How many childcare places were added in 2023?").answer_type == "quantity"
+    assert analyze("How many childcare places were added in 2023?").english
+
+
+def test_clean_question_strips_html_and_control_characters_and_cuts():
+    text, notice = clean_question("<script>alert(1)</script>托位\x00\x07有多少？", 500)
+    assert text == "alert(1) 托位 有多少?"
+    assert notice == ""
+    text, notice = clean_question("托" * 10_000, 500)
+    assert len(text) == 500 and "500" in notice
+    assert clean_question("   \n\t ", 500) == ("", "")
+
+
+def test_content_terms_drop_question_and_function_words():
+    assert content_terms("商会企业与哪个村结对共建？") == ("商会", "企业", "村", "结对", "共建")
