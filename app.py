@@ -430,12 +430,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python app.py``."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qa").setLevel(logging.INFO)
     try:
         settings = Settings.from_env(model=args.model, index_dir=args.index)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"Loading the model and the index from {settings.index_dir} "
+          "(built on first run, which takes a few minutes)…", flush=True)
     assistant = load_assistant(settings)
     serve(build_app(assistant), args.host, args.port)
     return 0

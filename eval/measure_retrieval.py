@@ -17,7 +17,7 @@ of the first hit in the top 10 (0 when none). Follow-up rows (non-empty
 the conversation rewriting owned by :mod:`qa.conversation`.
 
 The sweep varies the fusion of ``hybrid`` (weighted RRF over ``rrf_k`` and the
-BM25:dense weight ratio; min-max score fusion over the BM25 weight) so the
+BM25:dense weight ratio; score fusion over the BM25 weight) so the
 defaults in :class:`qa.config.Settings` can be chosen from a plateau rather than
 a single best point.
 """
@@ -139,12 +139,12 @@ def main(argv=None) -> int:
                             queries["history"], vectors["history"], "hybrid")
             cells.append(fmt(m))
         print(f"{rrf_k:>6} " + " ".join(f"{c:>19}" for c in cells))
-    print("min-max score fusion: bm25_weight (dense_weight = 1 - it)")
-    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    print("score fusion (dense min-max, BM25 / query IDF mass): bm25_weight (dense_weight = 1 - it)")
+    for alpha in (0.5, 0.6, 0.7, 0.72, 0.75, 0.78, 0.8, 0.82, 0.85, 0.9):
         s = settings.replace(fusion="score", dense_weight=round(1 - alpha, 2), bm25_weight=alpha)
         m, missed = evaluate(Retriever(index, encoder, s), rows, gold_doc.id,
                              queries["history"], vectors["history"], "hybrid")
-        print(f"  {alpha:.1f}   {fmt(m)}   {' '.join(missed)}")
+        print(f"  {alpha:.2f}   {fmt(m)}   {' '.join(missed)}")
     return 0
 
 

@@ -11,6 +11,7 @@ Two servers are exercised:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import os
 import re
@@ -202,13 +203,9 @@ def stop_process(proc) -> None:
 def pipeline_available() -> bool:
     """True when the real pipeline's modules are importable."""
     try:
-        import qa.embedding  # noqa: F401
-
-        import qa.index  # noqa: F401
-        from qa.pipeline import Assistant  # noqa: F401
+        return all(importlib.import_module(m) for m in ("qa.embedding", "qa.index", "qa.pipeline"))
     except ImportError:
         return False
-    return True
 
 
 def last_reply(result) -> str:
@@ -447,3 +444,19 @@ def test_real_app_startup_log(real_app):
     text = Path(real_app[1]).read_text(encoding="utf-8")
     assert "pipeline ready in" in text and "Traceback" not in text
 
+
+
+@pytest.mark.slow
+def test_real_app_upload_then_answer(real_app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    doc = tmp_path / "parking.md"
+    doc.write_text("# 西岭街道2024年停车改造通知\n\n2024年西岭街道新增公共停车位300个，"
+                   "主要分布在三个老旧小区。\n", encoding="utf-8")
+    client = Client(real_app[0], verbose=False)
+    status, table = client.predict([handle_file(doc)], api_name="/add_documents")
+    assert "已添加 1 个文档" in status, status
+    row = next(r for r in table["data"] if "停车" in r[0])
+    assert row[5] >= 1  # chunk count
+    reply = last_reply(client.predict("2024年西岭街道新增了多少个公共停车位？", api_name="/ask"))
+    assert "<b>300个</b>" in reply and "停车改造通知" in reply

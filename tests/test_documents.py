@@ -160,6 +160,17 @@ def test_header_only_file_has_no_body(tmp_path):
         load_document(path)
 
 
+def test_boilerplate_only_body_and_title_only_page(tmp_path):
+    path = tmp_path / "footer.txt"
+    path.write_text("通知\n\n【打印本页】 【关闭窗口】\n（责任编辑：某某）\n", encoding="utf-8")
+    with pytest.raises(DocumentError, match="no body text"):
+        load_document(path)
+    page = tmp_path / "title.html"
+    page.write_text("<html><head><title>只有标题</title></head><body></body></html>", "utf-8")
+    with pytest.raises(DocumentError, match="no body text"):
+        load_document(page)
+
+
 def test_prepended_metadata_block_and_editor_line(tmp_path):
     path = tmp_path / "news.txt"
     path.write_text(

@@ -44,7 +44,13 @@ def test_hybrid_passages_carry_both_scores_and_ranks(setup):
     top = search.search("托育驿站", k=1, retriever="hybrid")[0]
     assert set(top.scores) == {"dense", "bm25"} and set(top.ranks) == {"dense", "bm25"}
     assert top.ranks["bm25"] == 1
-    assert top.score == pytest.approx(1 / (60 + top.ranks["dense"]) + 1 / (60 + 1))
+
+
+def test_rrf_fusion_setting(setup):
+    _, index, encoder, _ = setup
+    search = Retriever(index, encoder, Settings(fusion="rrf", dense_weight=1.0, bm25_weight=1.0))
+    top = search.search("托育驿站", k=1, retriever="hybrid")[0]
+    assert top.score == pytest.approx(1 / (60 + top.ranks["dense"]) + 1 / (60 + top.ranks["bm25"]))
 
 
 def test_term_in_every_chunk_does_not_empty_results(setup):
@@ -114,7 +120,7 @@ def test_retriever_refuses_other_model(setup):
 
 def test_score_fusion_setting(setup):
     _, index, encoder, _ = setup
-    search = Retriever(index, encoder, Settings(fusion="score"))
+    search = Retriever(index, encoder, Settings(fusion="score", dense_weight=0.5, bm25_weight=0.5))
     passages = search.search("托育驿站", k=4, retriever="hybrid")
     assert "托育驿站" in passages[0].chunk.text
     assert passages[0].score <= Settings().dense_weight + Settings().bm25_weight + 1e-6
@@ -133,10 +139,17 @@ def test_reciprocal_rank_fusion_by_hand():
 
 
 def test_score_fusion_by_hand():
-    fused = score_fusion({1: 0.9, 2: 0.8, 3: 0.85}, {2: 4.0, 3: 2.0}, {"dense": 0.5, "bm25": 0.5})
-    assert fused[1] == pytest.approx(0.5)          # best cosine, no BM25
-    assert fused[2] == pytest.approx(0.5)          # worst cosine, best BM25
-    assert fused[3] == pytest.approx(0.25 + 0.25)  # middle of both
+    fused = score_fusion({1: 0.9, 2: 0.8, 3: 0.85}, {2: 4.0, 3: 2.0}, {"dense": 0.5, "bm25": 0.5}, bm25_max=8.0)
+    assert fused[1] == pytest.approx(0.5)                # best cosine, no BM25
+    assert fused[2] == pytest.approx(0.5 * 4 / 8)        # worst cosine, half the query's IDF mass
+    assert fused[3] == pytest.approx(0.25 + 0.5 * 2 / 8)
+
+
+def test_bm25_max_bounds_every_score(setup):
+    search, *_ = setup
+    for query in ("托育驿站", "街道投资", "街道 邮政编码"):
+        assert 0 < search.bm25_scores(query).max() < search.bm25_max(query)
+    assert search.bm25_max("邮政编码") > 0 and search.bm25_scores("邮政编码").max() == 0
 
 
 # --------------------------------------------------------------------------- real model

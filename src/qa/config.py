@@ -73,9 +73,9 @@ class Settings:
     top_k: int = 5
     retriever: str = "hybrid"
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
-    abstain_threshold: float = 0.5
+    dense_weight: float = 0.22
+    bm25_weight: float = 0.78
+    abstain_threshold: float = 0.45
     max_question_chars: int = 500
     hnsw_min_chunks: int = 50_000
     hnsw_m: int = 32
@@ -83,7 +83,7 @@ class Settings:
     hnsw_ef_search: int = 128
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
-    fusion: str = "rrf"
+    fusion: str = "score"
     fusion_depth: int = 50
 
     RETRIEVERS = ("dense", "bm25", "hybrid")

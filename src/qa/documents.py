@@ -1,0 +1,807 @@
+"""Read files (txt, md, html; UTF-8 or GBK/GB18030) into :class:`Document` records.
+
+Contract (other modules code against it):
+
+    load_document(path) -> Document
+    load_documents(paths, strict=True) -> list[Document]   # files and directories (recursive)
+    DocumentError(Exception)                                # unreadable / unsupported file
+
+Helpers used by :mod:`qa.chunking`: :func:`boilerplate_spans` (lines inside the
+body that are not content, such as running page headers) and :data:`SPACE`.
+
+Canonical text. For ``.txt`` and ``.md`` the text is the decoded file with
+``\\r\\n`` turned into ``\\n``; every other change keeps the length, so an offset
+into the file's decoded characters stays valid after the first CRLF-free line:
+
+* a lone ``\\r``, vertical tab, form feed, the information separators
+  U+001C–U+001E, NEL (U+0085) and U+2028/U+2029 become ``\\n``;
+* every other C0/C1 control character (and DEL) except ``\\t`` and ``\\n``
+  becomes a space;
+* a byte-order mark is consumed by the decoder and is not part of the text.
+
+For HTML the text is the extracted article: the title on the first line, then
+one line per block (paragraph, list item, heading) of the article body.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: File suffixes :func:`load_document` reads (lower case).
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+#: Characters treated as spaces around and between Chinese text (ASCII space,
+#: tab, ideographic space U+3000 used for indentation, no-break space).
+SPACE = " \t\u3000\xa0"
+#: File names skipped when a *directory* is walked: a README describes the
+#: folder, it is not one of its documents (an explicit file path is always read).
+SKIPPED_NAMES = re.compile(r"(?i)^(readme|license|licence|changelog)(\.[a-z]+)?$")
+
+
+class DocumentError(Exception):
+    """A file that cannot be read as a document (missing, unsupported, empty, binary)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document.
+
+    Attributes:
+        id: stable content hash: the first 16 hex digits of SHA-256 of ``text``
+            (the same file added twice is one document; two files with the same
+            name in different folders differ in content and so are two).
+        path: the source path as a string (absolute).
+        title: document title (from portal metadata, HTML ``<title>``/meta, or the
+            first heading line).
+        text: canonical text, the string every offset in the system indexes into
+            (characters, half-open ``[start, end)``). For ``.txt``/``.md`` it is the
+            decoded file with ``\\r\\n`` turned into ``\\n``; for HTML it is the
+            extracted article text.
+        metadata: parsed metadata: ``title``, ``publisher``, ``date`` (ISO
+            ``YYYY-MM-DD``), ``index_number`` where present, plus anything else found.
+        body_start, body_end: the span of ``text`` holding the body: header
+            metadata lines before it and footer boilerplate (``【打印本页】`` …)
+            after it are not chunked.
+    """
+
+    id: str
+    path: str
+    title: str
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    body_start: int = 0
+    body_end: int = -1  # -1 means len(text)
+
+
+def document_id(text: str) -> str:
+    """The id of a document whose canonical text is ``text``: 16 hex digits of SHA-256 (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_document(path: str | Path) -> Document:
+    """Read one ``.txt``, ``.md``, ``.html`` or ``.htm`` file into a :class:`Document`.
+
+    Raises:
+        DocumentError: the path is missing or unreadable, the suffix is not one of
+            :data:`SUPPORTED_SUFFIXES`, the file is empty, binary, in an encoding
+            that cannot be detected, or holds no body text.
+    """
+    p = Path(path).expanduser().resolve()
+    suffix = p.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"{p}: unsupported file type {suffix or '(no suffix)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{p}: cannot read file: {exc.strerror or exc}") from exc
+    raw, encoding = decode_bytes(data, source=str(p))
+    if suffix in (".html", ".htm"):
+        text, metadata = html_to_text(raw)
+        # the first line is the title; a page with nothing after it has no body
+        body_start = (text.find("\n") + 1 or len(text)) if metadata.get("title") else 0
+        body_end = _footer_start(text, body_start, len(text))
+    else:
+        text = normalize_text(raw)
+        if suffix == ".md":
+            metadata, body_start = _markdown_header(text)
+        else:
+            metadata, body_start = parse_header(text)
+        body_end = _footer_start(text, body_start, len(text))
+    if not text[body_start:body_end].strip(SPACE + "\n"):
+        raise DocumentError(f"{p}: no body text after removing metadata and boilerplate")
+    metadata = {"format": suffix.lstrip("."), "encoding": encoding, **metadata}
+    title = metadata.get("title") or _first_line(text, body_start, body_end) or p.stem
+    metadata["title"] = title
+    return Document(
+        id=document_id(text),
+        path=str(p),
+        title=title,
+        text=text,
+        metadata=metadata,
+        body_start=body_start,
+        body_end=body_end,
+    )
+
+
+def load_documents(paths: str | Path | Iterable[str | Path], strict: bool = True) -> list[Document]:
+    """Load files and directories (walked recursively) into documents.
+
+    Files are taken in sorted path order within each directory; inside a
+    directory only :data:`SUPPORTED_SUFFIXES` are read and hidden files and
+    :data:`SKIPPED_NAMES` (README, LICENSE …) are skipped. A document whose id
+    (content hash) was already loaded is dropped, so the same file given twice
+    is one document.
+
+    Args:
+        paths: one path or an iterable of paths.
+        strict: when true (default) the first unreadable file raises; when false
+            it is skipped with a logged warning.
+
+    Raises:
+        DocumentError: a path does not exist, or (``strict``) a file cannot be read.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    docs: dict[str, Document] = {}
+    for file in _expand(paths):
+        try:
+            doc = load_document(file)
+        except DocumentError as exc:
+            if strict:
+                raise
+            logger.warning("skipped %s", exc)
+            continue
+        docs.setdefault(doc.id, doc)
+    return list(docs.values())
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        p = Path(path).expanduser()
+        if p.is_dir():
+            files.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+                and f.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and not SKIPPED_NAMES.match(f.name)
+            )
+        elif p.exists():
+            files.append(p)
+        else:
+            raise DocumentError(f"{p}: no such file or directory")
+    return files
+
+
+# --------------------------------------------------------------------------- decoding
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Encodings charset-normalizer may report for simplified Chinese; all are
+#: decoded as GB18030, their superset (GB 18030-2005).
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "hz", "euc_cn", "ms936"}
+#: A decoded text with more control characters than this share (and more than
+#: four) is taken for a binary file.
+_MAX_CONTROL_RATIO = 0.05
+
+
+def decode_bytes(data: bytes, source: str = "<bytes>") -> tuple[str, str]:
+    """Decode a file's bytes; return ``(text, encoding name)``.
+
+    Order: a byte-order mark (UTF-8/16/32) decides; else strict UTF-8; else the
+    best guess of charset-normalizer, where any GB2312/GBK guess is decoded as
+    GB18030 (a superset). The BOM is not part of the text.
+
+    Raises:
+        DocumentError: empty data, NUL bytes without a UTF-16/32 BOM, no encoding
+            detected, or a decoded text with more than 5 % control characters
+            (all signs of a binary file).
+    """
+    if not data.strip():
+        raise DocumentError(f"{source}: empty file ({len(data)} bytes, no text)")
+    encoding = None
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            encoding = name
+            break
+    if encoding is None:
+        if b"\x00" in data:
+            raise DocumentError(f"{source}: binary file (contains NUL bytes), not a text document")
+        try:
+            text, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            import charset_normalizer
+
+            best = charset_normalizer.from_bytes(data).best()
+            if best is None:
+                raise DocumentError(
+                    f"{source}: cannot detect a text encoding (binary file or unknown encoding)"
+                )
+            encoding = best.encoding.lower()
+            if encoding in _GB_FAMILY:
+                encoding = "gb18030"
+    else:
+        text = None
+    if text is None:
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise DocumentError(f"{source}: cannot decode as {encoding}: {exc}") from exc
+    text = text.lstrip("\ufeff")
+    controls = sum(1 for ch in text if _is_control(ch) and ch not in "\t\n\r\f")
+    if controls > max(4, _MAX_CONTROL_RATIO * len(text)):
+        raise DocumentError(
+            f"{source}: binary file ({controls} control characters in {len(text)}), "
+            "not a text document"
+        )
+    return text, encoding
+
+
+def _is_control(ch: str) -> bool:
+    o = ord(ch)
+    return o < 0x20 or 0x7F <= o < 0xA0
+
+
+_LINE_BREAKS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_CONTROL_MAP = {
+    o: ("\n" if chr(o) in _LINE_BREAKS else " ")
+    for o in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+    if chr(o) not in "\t\n"
+}
+
+
+def normalize_text(text: str) -> str:
+    """Canonical text of a plain file: ``\\r\\n`` → ``\\n``; other controls keep the length.
+
+    Line-like controls (lone ``\\r``, ``\\v``, ``\\f``, U+001C–U+001E, U+0085,
+    U+2028, U+2029) become ``\\n``; the remaining C0/C1 controls except ``\\t``
+    become a space. Only the CRLF step changes the length.
+    """
+    return text.replace("\r\n", "\n").translate(_CONTROL_MAP)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+@dataclass(frozen=True)
+class Line:
+    """A non-blank line of a text with surrounding :data:`SPACE` removed.
+
+    ``start``/``end`` are character offsets of the stripped content (half-open).
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+def iter_lines(text: str, start: int = 0, end: int | None = None) -> list[Line]:
+    """Non-blank lines of ``text[start:end]``, each stripped of :data:`SPACE`."""
+    end = len(text) if end is None else end
+    out: list[Line] = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        stop = end if nl < 0 else nl
+        s, e = pos, stop
+        while s < e and text[s] in SPACE:
+            s += 1
+        while e > s and text[e - 1] in SPACE:
+            e -= 1
+        if s < e:
+            out.append(Line(s, e, text[s:e]))
+        pos = stop + 1
+    return out
+
+
+def _first_line(text: str, start: int, end: int, limit: int = 60) -> str:
+    lines = iter_lines(text, start, end)
+    return lines[0].text[:limit] if lines else ""
+
+
+# --------------------------------------------------------------------------- header metadata
+
+#: Chinese metadata labels (government portals, prepended export blocks) and
+#: the :attr:`Document.metadata` key each one fills.
+KEY_ALIASES = {
+    "标题": "title",
+    "文章标题": "title",
+    "题名": "title",
+    "名称": "title",
+    "发布机构": "publisher",
+    "发文单位": "publisher",
+    "发文机关": "publisher",
+    "发布单位": "publisher",
+    "发布日期": "date",
+    "发布时间": "date",
+    "发文时间": "date",
+    "发文日期": "date",
+    "成文日期": "date_written",
+    "生成日期": "created",
+    "索引号": "index_number",
+    "文号": "document_number",
+    "发文字号": "document_number",
+    "信息来源": "source",
+    "来源": "source",
+    "来源URL": "source_url",
+    "来源网址": "source_url",
+    "原文链接": "source_url",
+    "报告人": "speaker",
+    "组配分类": "category",
+    "主题分类": "topic",
+    "体裁分类": "genre",
+    "公开方式": "disclosure",
+    "公开范围": "scope",
+    "正文": "",  # marks the end of a prepended block
+}
+_DATE_KEYS = ("date", "date_written", "created")
+_DATE = re.compile(r"(\d{4})\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})")
+_LABEL = "|".join(sorted(map(re.escape, KEY_ALIASES), key=len, reverse=True))
+_KEY_LINE = re.compile(rf"^({_LABEL})\s*[:：]\s*(.*)$")
+_INLINE_KEYS = re.compile(rf"({_LABEL})\s*[:：]\s*")
+_MAX_CELL = 100
+#: A dateline under a report title: ``——2019年3月4日在…会议上`` (dashes of any
+#: kind optional, parentheses optional) or a bare date line ``2024年4月30日``.
+_DATELINE = re.compile(
+    r"^[-—―─－~～]*\s*[（(]?\s*(\d{4}年\d{1,2}月\d{1,2}日)\s*(在.{2,80}?上)?\s*[)）]?$"
+)
+_ROLE = "代?(?:省长|市长|区长|县长|州长|旗长|镇长|乡长|主任|主席|书记)"
+#: A speaker line: ``海拉尔区人民政府区长　　杜联合``.
+_SPEAKER = re.compile(
+    rf"^(.{{2,30}}?(?:人民政府|政府|委员会|办事处))[{SPACE}]*({_ROLE})[{SPACE}]*([\u4e00-\u9fff·]{{2,5}})$"
+)
+_ORG_SUFFIX = re.compile(r"(?:局|队|政府|委员会|委|办公室|办事处|街道|中心|厅|部|院|所|会)$")
+_SPACED_TITLE = re.compile(rf"(?:[\u4e00-\u9fff][{SPACE}]+){{2,}}[\u4e00-\u9fff]")
+_FOOTNOTE_TAIL = re.compile(r"(?:[①-⑳]|\^?\[\d{1,3}\]|\*)+$")
+_TITLE_STOP = "。！？；，,;：:"
+_HEADING_START = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d{1,2}[.．、](?!\d)|第[一二三四五六七八九十\d]+[章节])"
+)
+
+
+def iso_date(value: str) -> str:
+    """``YYYY-MM-DD`` for the first date in ``value`` (``2024-03-21 11:04``, ``2018年1月31日``), or ``""``."""
+    m = _DATE.search(value)
+    if not m:
+        return ""
+    y, mo, d = (int(g) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return ""
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def _put(meta: dict[str, str], label: str, value: str) -> None:
+    """Store one ``label: value`` pair (first value wins; dates become ISO; unknown dates dropped)."""
+    value = value.strip(SPACE + "|")
+    key = KEY_ALIASES.get(label, label)
+    if not key or not value or key in meta:
+        return
+    if key in _DATE_KEYS:
+        iso = iso_date(value)
+        if not iso:
+            return
+        if key == "date" and re.search(r"\d{1,2}:\d{2}", value):
+            meta.setdefault("datetime", value)
+        value = iso
+    meta[key] = value
+
+
+def _inline_pairs(cell: str) -> list[tuple[str, str]]:
+    """``发布日期: 2024-03-21 11:04 信息来源: 东柳街道`` → label/value pairs (empty if none at 0)."""
+    found = list(_INLINE_KEYS.finditer(cell))
+    if not found or found[0].start() != 0:
+        return []
+    return [
+        (m.group(1), cell[m.end() : found[k + 1].start() if k + 1 < len(found) else len(cell)])
+        for k, m in enumerate(found)
+    ]
+
+
+def _portal_row(line: str) -> list[str] | None:
+    """Cells of a portal table row (``索引号 | K1605… | |``), or None for a non-row line."""
+    if "|" not in line:
+        return None
+    cells = [c.strip(SPACE) for c in line.split("|")]
+    cells = [c for c in cells if c]
+    if not cells or any(len(c) > _MAX_CELL for c in cells):
+        return None
+    return cells
+
+
+def _is_label(cell: str) -> bool:
+    return cell in KEY_ALIASES or bool(re.fullmatch(r"[\u4e00-\u9fff]{2,8}", cell))
+
+
+def parse_header(text: str) -> tuple[dict[str, str], int]:
+    """Metadata of a plain-text document and the offset where its body starts.
+
+    Reads, from the top, in this order (each part optional):
+
+    1. a prepended ``标题：… / 发文单位：… / 发文时间：… / 来源URL：… / 正文：``
+       block (research exports of news-site pages);
+    2. a government-portal table header: rows ``索引号 | … |``, ``发布机构 | … |``,
+       a title row ``… |`` and ``发布日期: … 信息来源: … |``;
+    3. front matter: a title line (a spaced-out ``政 府 工 作 报 告`` is
+       closed up; a trailing footnote marker is dropped), a dateline
+       ``——2019年3月4日在…会议上``, a speaker line ``…人民政府区长 某某``,
+       issuer lines (``洛阳市统计局``) and a date line.
+
+    The title gets the dateline's meeting in parentheses, as printed on the
+    cover of a work report: ``政府工作报告（2018年3月7日在…会议上）``.
+
+    Returns:
+        ``(metadata, body_start)``: keys ``title``, ``publisher``, ``date`` (ISO),
+        ``index_number``, ``speaker``, ``meeting`` … where found; ``body_start``
+        is a character offset into ``text`` (0 when there is no header).
+    """
+    lines = iter_lines(text)
+    meta: dict[str, str] = {}
+    i = _key_block(lines, meta)
+    i = _portal_table(lines, i, meta)
+    i = _front_matter(lines, i, meta)
+    title = _FOOTNOTE_TAIL.sub("", meta.get("title", "")).strip(SPACE)
+    if title and meta.get("meeting") and "（" not in title and "(" not in title:
+        title = f"{title}（{meta['meeting']}）"
+    if title:
+        meta["title"] = title
+    if "publisher" not in meta:
+        for key in ("issuer", "speaker_org"):
+            if meta.get(key):
+                meta["publisher"] = meta[key]
+                break
+    body_start = lines[i].start if i < len(lines) else len(text)
+    return meta, (body_start if i else 0)
+
+
+def _key_block(lines: list[Line], meta: dict[str, str]) -> int:
+    """Consume a prepended ``标题：…`` … ``正文：`` block; return the next line index.
+
+    At least two label lines (or one followed by ``正文：``) make a block; a lone
+    ``来源：…`` line is left to the body.
+    """
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        m = _KEY_LINE.match(lines[i].text)
+        if not m:
+            break
+        label, value = m.groups()
+        if label == "正文":
+            # body text on the same line as 正文： stays in the body
+            i = i if value.strip(SPACE) else i + 1
+            break
+        _put(found, label, value)
+        i += 1
+    if i < 2:
+        return 0
+    for key, value in found.items():
+        meta.setdefault(key, value)
+    return i
+
+
+def _portal_table(lines: list[Line], i: int, meta: dict[str, str]) -> int:
+    """Consume government-portal table rows from ``lines[i]``; return the next index.
+
+    At least two rows make a table; a single ``… |`` line is left to the body.
+    """
+    found: dict[str, str] = {}
+    start = i
+    while i < len(lines):
+        cells = _portal_row(lines[i].text)
+        if cells is None:
+            break
+        if len(cells) == 1:
+            pairs = _inline_pairs(cells[0])
+            for label, value in pairs:
+                _put(found, label, value)
+            if not pairs:
+                found.setdefault("title", cells[0])
+        else:
+            for k in range(0, len(cells) - 1, 2):
+                if _is_label(cells[k]):
+                    _put(found, cells[k], cells[k + 1])
+        i += 1
+    if i - start < 2:
+        return start
+    for key, value in found.items():
+        meta.setdefault(key, value)
+    return i
+
+
+def _front_matter(lines: list[Line], i: int, meta: dict[str, str]) -> int:
+    """Consume title / dateline / speaker / issuer / date lines from ``lines[i]``."""
+    first = i
+    issuers: list[str] = []
+    while i < len(lines):
+        s = lines[i].text
+        dateline = _DATELINE.match(s)
+        speaker = _SPEAKER.match(s)
+        if dateline:
+            _put(meta, "date", dateline.group(1))
+            if dateline.group(2):
+                meta.setdefault("meeting", f"{dateline.group(1)}{dateline.group(2)}")
+        elif speaker:
+            meta.setdefault("speaker_org", speaker.group(1))
+            meta.setdefault("speaker", f"{speaker.group(2)} {speaker.group(3)}")
+        elif i == first and _is_title_line(s):
+            title = re.sub(f"[{SPACE}]+", "", s) if _SPACED_TITLE.fullmatch(s) else s
+            meta.setdefault("title", title)
+        elif i > first and len(s) <= 30 and _ORG_SUFFIX.search(s) and not _has_stop(s):
+            issuers.append(s)
+        else:
+            break
+        i += 1
+    if issuers:
+        meta.setdefault("issuer", "、".join(issuers))
+    return i
+
+
+def _has_stop(s: str) -> bool:
+    return any(ch in _TITLE_STOP for ch in s)
+
+
+def _is_title_line(s: str) -> bool:
+    """A short first line that is not a sentence, heading or salutation."""
+    return (
+        len(s) <= 80
+        and s[-1] not in _TITLE_STOP + "。"
+        and "。" not in s
+        and not _HEADING_START.match(s)
+    )
+
+
+def _markdown_header(text: str) -> tuple[dict[str, str], int]:
+    """Metadata of a Markdown file: a ``---`` YAML-style front matter, else the first ``#`` heading."""
+    meta: dict[str, str] = {}
+    body_start = 0
+    m = re.match(r"---\n(.*?)\n---[ \t]*(?:\n|$)", text, re.S)
+    if m:
+        for line in m.group(1).split("\n"):
+            key, sep, value = line.partition(":")
+            value = value.strip().strip("\"'")
+            if sep and value:
+                key = key.strip().lower()
+                key = {"author": "publisher"}.get(key, KEY_ALIASES.get(key, key))
+                if key in _DATE_KEYS:
+                    value = iso_date(value) or value
+                meta.setdefault(key, value)
+        body_start = m.end()
+    if "title" not in meta:
+        h = re.search(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", text[body_start:], re.M)
+        if h:
+            meta["title"] = h.group(1).strip()
+    return meta, body_start
+
+
+# --------------------------------------------------------------------------- boilerplate
+
+_BRACKETS = r"\s|【】\[\]()（）<>《》·•"
+#: Footer lines of portal pages: ``【打印本页】 【关闭窗口】 |`` and the like.
+_FOOTER_LINE = re.compile(
+    rf"^[{_BRACKETS}]*(?:(?:打印本页|关闭窗口|返回顶部|收藏本页|加入收藏|打印|关闭|分享到|字体)"
+    rf"[{_BRACKETS}：:大中小]*)+$"
+)
+#: News-site editor lines ``（责任编辑：石兰兰）``.
+_EDITOR_LINE = re.compile(
+    r"^[（(]?\s*(?:责任编辑|编辑|责编|审核|校对|来源)\s*[：:].{0,30}?[)）]?\s*\|?$"
+)
+_RUNNING_MAX = 40
+_RUNNING_MIN_REPEATS = 3
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """A footer (``【打印本页】 【关闭窗口】``) or editor (``（责任编辑：…）``) line."""
+    return bool(_FOOTER_LINE.match(line) or _EDITOR_LINE.match(line))
+
+
+def _footer_start(text: str, start: int, end: int) -> int:
+    """End of the body: trailing footer/editor lines and a trailing table bar ``|`` removed."""
+    lines = iter_lines(text, start, end)
+    while lines and is_boilerplate_line(lines[-1].text):
+        lines.pop()
+    if not lines:
+        return start  # nothing but boilerplate: an empty body
+    e = lines[-1].end
+    while e > lines[-1].start and text[e - 1] in SPACE + "|":
+        e -= 1
+    return e
+
+
+def boilerplate_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Lines inside ``text[start:end]`` that are not content; the chunker skips them.
+
+    A line is boilerplate when it is a footer or editor line
+    (:func:`is_boilerplate_line`), or a *running header*: a short line (at most
+    40 characters, not a numbered heading) repeated at least three times, such
+    as a bulletin title left over from page headers and chart captions.
+
+    Returns:
+        sorted ``(start, end)`` character spans of the stripped lines (half-open).
+    """
+    lines = iter_lines(text, start, end)
+    counts = Counter(ln.text for ln in lines if len(ln.text) <= _RUNNING_MAX)
+    return [
+        (ln.start, ln.end)
+        for ln in lines
+        if is_boilerplate_line(ln.text)
+        or (
+            counts.get(ln.text, 0) >= _RUNNING_MIN_REPEATS
+            and not _HEADING_START.match(ln.text)
+            and not _DATE.fullmatch(ln.text)
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- HTML
+
+_NOISE_TAGS = (
+    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "nav", "header",
+    "footer", "aside", "form", "button", "select", "input", "textarea", "link", "meta",
+    "object", "embed", "img", "video", "audio", "map",
+)  # fmt: skip
+_BLOCK_TAGS = (
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+    "section", "article", "blockquote", "pre", "dd", "dt", "dl", "center", "main", "td", "th",
+)  # fmt: skip
+#: CMS comment markers around the article body, e.g. Hanweb's
+#: ``<!--ZJEG_RSS.content.begin-->`` … ``<!--ZJEG_RSS.content.end-->``.
+_CONTENT_BEGIN = re.compile(r"<!--\s*([\w.$\[\]<>]*?content)[._ -]?(begin|start)\s*-->", re.I)
+_HTML_DATE_META = ("pubdate", "publishdate", "article:published_time", "firstpublishedtime", "date")
+_HTML_SOURCE_META = ("contentsource", "source", "author")
+_HTML_TITLE_META = ("articletitle", "og:title", "title")
+_PAGE_LABELS = re.compile(
+    r"(索引号|发布机构|发文机关|成文日期|发布日期|文号)\s*[:：]\s*([^\s|]+(?: \d\d:\d\d)?)"
+)
+
+
+def html_to_text(raw: str) -> tuple[str, dict[str, str]]:
+    """Article text and metadata of an HTML page.
+
+    Metadata comes from ``<meta>`` tags (``ArticleTitle``/``og:title``,
+    ``PubDate``/``publishdate``…, ``contentSource``, ``SiteName``, ``ColumnName``,
+    ``url``), then from labels in the page text (``索引号：``, ``发布日期：``).
+    The body is the HTML between CMS content markers (``<!--…content.begin-->``
+    … ``<!--…content.end-->``) where present, else the element whose ``<p>``
+    children hold the most non-link text (the text-density idea of Readability
+    and of GeneralNewsExtractor). Scripts, styles, navigation, forms and images
+    (with their base64 data) are dropped.
+
+    Returns:
+        ``(text, metadata)``: ``text`` is the title line followed by one line per
+        non-empty block of the article, indentation and ``&nbsp;`` removed.
+    """
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(raw, "lxml")
+    meta = _html_meta(soup)
+    region = _marked_region(raw)
+    container = BeautifulSoup(region, "lxml") if region is not None else soup
+    for node in container.find_all(string=lambda s: isinstance(s, Comment)):
+        node.extract()
+    for tag in container.find_all(_NOISE_TAGS):
+        tag.decompose()
+    _page_labels(soup.get_text(" "), meta)
+    if region is None:
+        container = _densest_block(container) or container.body or container
+    blocks = _block_texts(container)
+    title = meta.get("title") or (blocks[0] if blocks else "")
+    title = re.sub(r"\s+", " ", title).strip()
+    blocks = [b for b in blocks if b != title]
+    if title:
+        meta["title"] = title
+    text = "\n".join([title, *blocks] if title else blocks)
+    return text.translate(_CONTROL_MAP), meta
+
+
+def _html_meta(soup) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in soup.find_all("meta"):
+        name = (tag.get("name") or tag.get("property") or "").strip().lower()
+        content = (tag.get("content") or "").strip()
+        if name and content:
+            tags.setdefault(name, content)
+    meta: dict[str, str] = {}
+    title_tag = soup.find("title")
+    for key in _HTML_TITLE_META:
+        if tags.get(key):
+            meta["title"] = tags[key]
+            break
+    else:
+        h1 = soup.find("h1")
+        if h1 and h1.get_text(strip=True):
+            meta["title"] = h1.get_text(" ", strip=True)
+        elif title_tag and title_tag.get_text(strip=True):
+            meta["title"] = re.split(r"\s*[_|–—-]\s*", title_tag.get_text(strip=True))[0]
+    for key in _HTML_DATE_META:
+        if tags.get(key) and iso_date(tags[key]):
+            meta["date"] = iso_date(tags[key])
+            meta["datetime"] = tags[key]
+            break
+    for key in _HTML_SOURCE_META:
+        if tags.get(key):
+            meta["publisher"] = tags[key]
+            break
+    for key, out in (("sitename", "site_name"), ("columnname", "column"), ("url", "url")):
+        if tags.get(key):
+            meta[out] = tags[key]
+    if "publisher" not in meta and "site_name" in meta:
+        meta["publisher"] = meta["site_name"]
+    return meta
+
+
+def _page_labels(page_text: str, meta: dict[str, str]) -> None:
+    for m in _PAGE_LABELS.finditer(page_text):
+        _put(meta, m.group(1), m.group(2))
+
+
+def _marked_region(raw: str) -> str | None:
+    """HTML between a ``<!--X.content.begin-->`` comment and its ``<!--X.content.end-->``."""
+    for m in _CONTENT_BEGIN.finditer(raw):
+        end_marker = re.compile(rf"<!--\s*{re.escape(m.group(1))}[._ -]?(end|stop)\s*-->", re.I)
+        e = end_marker.search(raw, m.end())
+        if e and raw[m.end() : e.start()].strip():
+            return raw[m.end() : e.start()]
+    return None
+
+
+def _visible_len(s: str) -> int:
+    return sum(1 for ch in s if ch.isalnum())
+
+
+def _densest_block(soup):
+    """The element whose direct ``<p>``/``<br>`` text, less link text, is longest (or None)."""
+    scores: dict[int, tuple[int, object]] = {}
+    for p in soup.find_all(["p", "br"]):
+        parent = p.parent
+        if parent is None:
+            continue
+        if p.name == "p":
+            n = _visible_len(p.get_text()) - sum(
+                _visible_len(a.get_text()) for a in p.find_all("a")
+            )
+        else:
+            n = _visible_len(str(p.previous_sibling or ""))
+        old = scores.get(id(parent), (0, parent))[0]
+        scores[id(parent)] = (old + max(n, 0), parent)
+    if not scores:
+        return None
+    best_score, best = max(scores.values(), key=lambda sv: sv[0])
+    return best if best_score > 0 else None
+
+
+def _block_texts(node) -> list[str]:
+    """One string per block element / ``<br>`` line, whitespace collapsed, empty ones dropped."""
+    for br in node.find_all("br"):
+        br.replace_with("\n")
+    for tag in node.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    out = []
+    for line in node.get_text().split("\n"):
+        line = re.sub(r"[ \t\r\f\v\xa0]+", " ", line).strip(SPACE)
+        if _visible_len(line):
+            out.append(line)
+    return out

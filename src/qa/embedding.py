@@ -235,8 +235,9 @@ def _sentence_transformer(name_or_path: str, name: str):
             name_or_path, local_files_only=True, model_kwargs={"dtype": torch.float32}
         )
     except Exception as exc:  # the hub and transformers raise many types; all mean "not loadable"
+        reason = " ".join(str(exc).split())
         raise ModelError(
-            f"cannot load encoder {name!r} from local files ({type(exc).__name__}: {exc}). "
+            f"cannot load encoder {name!r} from local files ({type(exc).__name__}: {reason}). "
             "Fix: pass a local sentence-transformers directory (--model PATH or QA_MODEL=PATH), "
             f"or download {name!r} once on a machine with hub access "
             f"(huggingface-cli download {name}) and copy the Hugging Face cache, "

@@ -439,6 +439,11 @@ def build_tokenizer(ckpt: E5Checkpoint):
 
     Returns:
         tokenizers.Tokenizer with padding id ``pad`` and template ``<s> $A </s>``.
+
+    Known difference: ``Precompiled`` maps whole grapheme clusters, so a
+    normalised character followed by a combining mark (e.g. full-width ``ａ`` +
+    U+0301) loses the mark, as in every SentencePiece tokenizer of ``tokenizers``
+    (XLM-R's own included), whereas e5.c keeps it. Chinese text is unaffected.
     """
     from tokenizers import (
         AddedToken,

@@ -39,6 +39,17 @@ _MEASURE = (
     "所|户|座|栋|处|吨|天|年|月|位|批|期|支|种|类|辆|台|套|间|张|本|篇|份|份次|千米|米|亩|公顷"
 )
 _UNIT_HINT = re.compile(rf"(?:多少|几)({_MEASURE})")
+#: Chinese classifier expected for an English count noun ("how many companies" → 家).
+_EN_CLASSIFIERS = (
+    (r"compan|enterpris|firm|business|station|shop|store|market|canteen|restaurant|hospital|"
+     r"bank|factor|kindergarten|nurser", "家"),
+    (r"people|person|resident|student|worker|elder|senior|volunteer|member", "人"),
+    (r"times|visit|inspection", "次"),
+    (r"case|complaint|petition|letter", "件"),
+    (r"event|activit|fair|session|performance|game", "场"),
+    (r"elevator|lift", "部"),
+    (r"honou?r|award|prize|project|measure", "项"),
+)
 _FUNCTION_CHARS = set("的了是有在和与及或也都就还并而被把将要会能对于从向到给让使")
 
 _QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
@@ -124,6 +135,7 @@ def analyze(text: str) -> Question:
             relative = offset
             break
     unit = _UNIT_HINT.search(text)
+    unit_hint = unit.group(1) if unit else (_english_unit(lower) if english else "")
     ordinal = _ORDINAL.search(text)
     wants_change = bool(_CHANGE.search(text))
     wants_percent = bool(_PERCENT.search(text)) or (wants_change and "多少" in text and not unit)
@@ -149,11 +161,26 @@ def analyze(text: str) -> Question:
         wants_target=bool(_TARGET.search(text)),
         wants_change=wants_change,
         wants_percent=wants_percent,
-        unit_hint=unit.group(1) if unit else "",
+        unit_hint=unit_hint,
         ordinal=_ordinal_value(ordinal.group(1)) if ordinal else 0,
         terms=content_terms(text),
         english=english,
     )
+
+
+def _english_unit(lower: str) -> str:
+    """Classifier for ``how many <noun>`` (``个`` when the noun is not listed);
+    ``元`` for ``how much money``; '' otherwise."""
+    if re.search(r"how much (?:money|funding|investment|revenue|income|subsid)", lower):
+        return "元"
+    match = re.search(r"how many ((?:\w+ ?){1,2})", lower)
+    if not match:
+        return ""
+    for word in match.group(1).split():
+        for pattern, classifier in _EN_CLASSIFIERS:
+            if re.match(pattern, word):
+                return classifier
+    return "个"
 
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}

@@ -98,21 +98,31 @@ def reciprocal_rank_fusion(rankings: dict[str, Ranking], weights: dict[str, floa
     return fused
 
 
-def score_fusion(dense: dict[int, float], bm25: dict[int, float], weights: dict[str, float]) -> dict[int, float]:
-    """Convex combination of normalised scores over the rows of ``dense``.
+def score_fusion(dense: dict[int, float], bm25: dict[int, float], weights: dict[str, float],
+                 bm25_max: float) -> dict[int, float]:
+    """Convex combination of normalised scores over the candidate rows (the keys of ``dense``).
 
-    ``row → w_dense * (cos - min cos) / (max cos - min cos) + w_bm25 * bm25 / max bm25``,
-    min and max taken over the candidates (min-max normalisation; BM25's minimum is
-    taken as its theoretical 0). See Bruch, Gai & Ingber, "An Analysis of Fusion
-    Functions for Hybrid Retrieval", ACM TOIS 2023. ``dense`` must hold the cosine
-    of every candidate; ``bm25`` the BM25 score of those that have one (missing = 0).
+    ``row → w_dense * (cos - min cos) / (max cos - min cos) + w_bm25 * bm25 / bm25_max``
+
+    - dense: min-max over the candidates (Bruch, Gai & Ingber, "An Analysis of Fusion
+      Functions for Hybrid Retrieval", ACM TOIS 2023), because this encoder's
+      cosines crowd into a narrow band (about 0.75–0.9) whatever the query;
+    - BM25: divided by ``bm25_max``, the score a chunk would get by matching every
+      query token with saturated term frequency (:meth:`Retriever.bm25_max`), so it
+      is the share of the query's IDF mass that the chunk matches, in ``[0, 1)``.
+      Unlike min-max this keeps BM25's *absolute* confidence: a paraphrase or an
+      English question that shares few or only common words with every chunk gets
+      small BM25 values everywhere and dense decides; a question naming the
+      metric exactly gets a large one and BM25 decides.
+
+    ``dense`` must hold the cosine of every candidate; ``bm25`` the BM25 score of
+    those that have one (missing = 0).
     """
     if not dense:
         return {}
     low, high = min(dense.values()), max(dense.values())
     dense_scale = 1.0 / (high - low) if high > low else 0.0
-    top = max(bm25.values(), default=0.0)
-    bm25_scale = 1.0 / top if top > 0 else 0.0
+    bm25_scale = 1.0 / bm25_max if bm25_max > 0 else 0.0
     return {
         row: weights["dense"] * (cos - low) * dense_scale + weights["bm25"] * bm25.get(row, 0.0) * bm25_scale
         for row, cos in dense.items()
@@ -137,6 +147,8 @@ class Retriever:
         self.index = index
         self.encoder = encoder
         self.settings = settings
+        self._idf: np.ndarray | None = None  # IDF per BM25 token id, computed on first use
+        self._idf_unseen = 0.0
 
     # ---- the two base rankings
 
@@ -158,11 +170,31 @@ class Retriever:
 
     def bm25_scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query``: ``(len(index),)`` float32 (0 = no shared token)."""
+        return self._bm25(query)[0]
+
+    def bm25_max(self, query: str) -> float:
+        """Upper bound of any chunk's BM25 score for ``query``: the sum of its tokens' IDF.
+
+        With the Lucene/Robertson term-frequency factor ``tf / (tf + k1 * (1 - b + b * dl / avgdl))``
+        below 1, a token contributes less than its IDF ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+        Tokens not in the vocabulary count with the largest IDF (``df = 0``): a question whose
+        words the corpus lacks is one BM25 should not be trusted with.
+        """
+        return self._bm25(query)[1]
+
+    def _bm25(self, query: str) -> tuple[np.ndarray, float]:
         bm25 = self.index.bm25
-        ids = bm25.get_tokens_ids(tokenize(query))  # tokens outside the vocabulary are dropped
+        if self._idf is None:
+            n_docs = int(bm25.scores["num_docs"])
+            df = np.diff(np.asarray(bm25.scores["indptr"]))  # CSC: one column per token id
+            self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+            self._idf_unseen = float(np.log1p((n_docs + 0.5) / 0.5))
+        tokens = tokenize(query)
+        ids = bm25.get_tokens_ids(tokens)  # tokens outside the vocabulary are dropped
+        top = float(self._idf[ids].sum()) + (len(tokens) - len(ids)) * self._idf_unseen
         if not ids:
-            return np.zeros(len(self.index), dtype=np.float32)
-        return np.asarray(bm25.get_scores_from_ids(ids), dtype=np.float32)
+            return np.zeros(len(self.index), dtype=np.float32), top
+        return np.asarray(bm25.get_scores_from_ids(ids), dtype=np.float32), top
 
     def bm25_ranking(self, scores: np.ndarray, depth: int, rows: np.ndarray | None = None) -> Ranking:
         """The top ``depth`` chunks with a positive BM25 score (``scores`` from :meth:`bm25_scores`)."""
@@ -214,7 +246,7 @@ class Retriever:
         depth = max(k, settings.fusion_depth) if retriever == "hybrid" else k
 
         rankings: dict[str, Ranking] = {}
-        bm25_all = self.bm25_scores(query)  # cheap; reported for every retriever
+        bm25_all, bm25_max = self._bm25(query)  # cheap; reported for every retriever
         qvec = None
         if retriever in ("bm25", "hybrid"):
             rankings["bm25"] = self.bm25_ranking(bm25_all, depth, rows)
@@ -234,7 +266,7 @@ class Retriever:
                 )
                 cosines = dict(zip(candidates.tolist(), (self.index.embeddings[candidates] @ qvec).tolist(), strict=True))
                 bm25 = {int(r): float(s) for r, s in zip(rankings["bm25"].rows, rankings["bm25"].scores, strict=True)}
-                fused = score_fusion(cosines, bm25, weights)
+                fused = score_fusion(cosines, bm25, weights, bm25_max)
             order = sorted(fused, key=lambda row: (-fused[row], row))[:k]
             final = Ranking(np.asarray(order, dtype=np.int64), np.asarray([fused[r] for r in order]))
         else:

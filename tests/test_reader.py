@@ -1,0 +1,108 @@
+"""Reader tests over hand-made documents: passages are given, no encoder needed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from qa.chunking import chunk_document
+from qa.documents import Document
+from qa.figures import extract_figures
+from qa.question import analyze
+from qa.reader import Reader
+from qa.retrieval import Passage
+
+
+def make_reader(text: str, date: str = "2024-03-21", threshold: float = 0.0):
+    doc = Document(
+        id=hashlib.sha256(text.encode()).hexdigest()[:16], path="/tmp/t.txt", title="测试报告",
+        text=text, metadata={"date": date}, body_start=0, body_end=len(text),
+    )
+    chunks = chunk_document(doc)
+    reader = Reader({doc.id: doc}, chunks, extract_figures(doc, chunks), threshold)
+    passages = [Passage(c, 1.0 - i * 0.1, {"dense": 0.85}, {"dense": i + 1}) for i, c in enumerate(chunks)]
+    return doc, reader, passages
+
+
+def ask(reader, passages, question):
+    return reader.read(analyze(question), passages, question)
+
+
+REPORT = (
+    "一、2023年工作回顾\n"
+    "全年实现地区生产总值60.3亿元,一般公共预算收入2亿元,同比分别-6.2%、-19.3%。"
+    "完成固定资产投资32.5亿元。新增托育驿站4家,新增托位124个。\n"
+    "商会企业与盐源县拦河村结对共建,建成苹果酒厂房2座。\n"
+    "二、2024年主要工作\n"
+    "主要目标为:地区生产总值增长8%,固定资产投资达9亿元。\n"
+)
+
+
+def test_answer_is_the_exact_document_slice():
+    doc, reader, passages = make_reader(REPORT)
+    answer = ask(reader, passages, "2023年新增了多少个托位？")
+    assert answer.text == "124个"
+    c = answer.citation
+    assert doc.text[c.start:c.end] == "124个"
+    assert doc.text[c.sentence_start:c.sentence_end] == answer.sentence
+    assert c.start == REPORT.index("124个")
+    assert c.section_path == ("一、2023年工作回顾",)
+    assert not answer.abstained and 0.0 < answer.confidence <= 1.0
+
+
+def test_answer_just_before_full_stop_has_the_right_end_offset():
+    doc, reader, passages = make_reader(REPORT)
+    answer = ask(reader, passages, "2023年完成固定资产投资多少？")
+    assert answer.text == "32.5亿元"
+    assert answer.citation.end == REPORT.index("32.5亿元。") + len("32.5亿元")
+    assert doc.text[answer.citation.end] == "。"
+
+
+def test_period_separates_actual_from_target():
+    _, reader, passages = make_reader(REPORT)
+    assert ask(reader, passages, "2023年完成固定资产投资多少？").text == "32.5亿元"
+    assert ask(reader, passages, "2024年固定资产投资目标是多少？").text == "9亿元"
+    assert ask(reader, passages, "今年固定资产投资的目标是多少？").text == "9亿元"
+
+
+def test_respectively_construction_links_each_change_to_its_metric():
+    _, reader, passages = make_reader(REPORT)
+    assert ask(reader, passages, "2023年地区生产总值同比变化多少？").text == "-6.2%"
+    assert ask(reader, passages, "一般公共预算收入同比变化多少？").text == "-19.3%"
+
+
+def test_percentage_is_returned_whole():
+    text = "一、2023年工作回顾\n全年税收收入12亿元,同比增长25.1%，完成年度目标的103.5%。\n"
+    _, reader, passages = make_reader(text)
+    assert ask(reader, passages, "税收收入同比增长了多少？").text == "25.1%"
+
+
+def test_entity_from_question_alignment():
+    _, reader, passages = make_reader(REPORT)
+    assert ask(reader, passages, "商会企业与哪个村结对共建？").text == "盐源县拦河村"
+
+
+def test_abstains_below_threshold_and_threshold_is_monotone():
+    _, reader, passages = make_reader(REPORT)
+    question = "东柳街道常住人口有多少？"
+    answered = []
+    for threshold in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        reader.abstain_threshold = threshold
+        answered.append(not ask(reader, passages, question).abstained)
+    assert answered == sorted(answered, reverse=True)
+    reader.abstain_threshold = 0.5
+    answer = ask(reader, passages, question)
+    assert answer.abstained and answer.text == "" and answer.citation is None
+    assert answer.passages  # the related passages are still shown
+
+
+@pytest.mark.parametrize("question", ["2023年新增了多少个托位？", "商会企业与哪个村结对共建？",
+                                      "主要目标是什么？", "地区生产总值是多少？"])
+def test_every_answer_and_alternative_is_a_document_slice(question):
+    doc, reader, passages = make_reader(REPORT)
+    answer = ask(reader, passages, question)
+    for a in (answer, *answer.alternatives):
+        assert doc.text[a.citation.start:a.citation.end] == a.text
+        assert doc.text[a.citation.sentence_start:a.citation.sentence_end] == a.sentence
+    assert len(answer.alternatives) <= 2
