@@ -34,3 +34,13 @@ def encoder():
     from qa.embedding import load_encoder
 
     return load_encoder(DEFAULT_MODEL, Settings().home)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, encoder):
+    """A warmed-up :class:`qa.pipeline.Assistant` over the shipped corpus, with its
+    index built once in a temporary directory."""
+    from qa.pipeline import Assistant
+
+    settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("index"))
+    return Assistant(settings, encoder=encoder).warm_up(progress=False)

@@ -37,11 +37,12 @@ def test_answer_types():
 
 def test_clean_question_strips_html_and_control_characters_and_cuts():
     text, notice = clean_question("<script>alert(1)</script>托位\x00\x07有多少？", 500)
-    assert text == "alert(1) 托位 有多少?"
+    assert text == "alert(1) 托位 有多少？"
     assert notice == ""
     text, notice = clean_question("托" * 10_000, 500)
     assert len(text) == 500 and "500" in notice
     assert clean_question("   \n\t ", 500) == ("", "")
+    assert clean_question("２０２３年新增了多少个托位？", 500)[0] == "2023年新增了多少个托位？"
 
 
 def test_content_terms_drop_question_and_function_words():

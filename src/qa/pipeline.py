@@ -171,5 +171,8 @@ class Assistant:
 
 
 def abstention_text(answer: Answer) -> str:
-    """The user-facing sentence for an abstention."""
-    return answer.notice or NO_ANSWER_MESSAGE
+    """The user-facing sentence for an abstention: ``文档中没有找到相关信息``, or the
+    notice when there was no question to answer, e.g. ``请输入问题。``."""
+    if not answer.standalone_question:
+        return answer.notice
+    return f"{answer.notice} {NO_ANSWER_MESSAGE}".strip()

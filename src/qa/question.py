@@ -14,6 +14,8 @@ from functools import lru_cache
 #: Answer types, from the most to the least specific.
 ANSWER_TYPES = ("meta", "ordinal", "date", "quantity", "list", "entity", "description")
 
+_FULLWIDTH_ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for c in range(r[0], r[1] + 1)} | {0x3000: 0x20}
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -109,11 +111,12 @@ class Question:
 def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
     """Normalise a user question; return ``(question, notice)``.
 
-    NFKC-normalises, drops HTML tags and control characters, collapses white
-    space, and cuts to ``max_chars`` characters (``notice`` then says so).
-    Never raises; an empty result means there was no question.
+    Turns full-width digits and letters into ASCII (Chinese punctuation is
+    kept), drops HTML tags and control characters, collapses white space, and
+    cuts to ``max_chars`` characters (``notice`` then says so). Never raises;
+    an empty result means there was no question.
     """
-    text = unicodedata.normalize("NFKC", raw or "")
+    text = (raw or "").translate(_FULLWIDTH_ALNUM)
     text = _TAG.sub(" ", text)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = _SPACE.sub(" ", text).strip()

@@ -122,7 +122,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         model=args.model, retriever=args.retriever, index_dir=None if squad else args.index
     )
+    setup_started = time.perf_counter()
     assistant, build_s = build_assistant(args.dataset, settings, progress=not args.no_progress)
+    setup_s = time.perf_counter() - setup_started
     curves = RETRIEVERS if args.out else ()
     results = evaluate(
         assistant,
@@ -142,6 +144,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         index=None if squad else str(settings.index_dir),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         index_build_s=round(build_s, 1),
+        setup_s=round(setup_s, 1),
         wall_s=None,
     )
     summary["wall_s"] = round(time.perf_counter() - started, 1)

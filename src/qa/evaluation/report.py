@@ -188,7 +188,7 @@ TYPE_COLUMNS = (
 def markdown(summary: dict, results: Sequence[QuestionResult], plots: Sequence[str] = ()) -> str:
     """The Markdown report: run details, summary table, per-type table, plots, failures."""
     lines = ["# qa evaluation report", ""]
-    for key in ("dataset", "mode", "retriever", "model", "index", "created", "wall_s"):
+    for key in ("dataset", "mode", "retriever", "model", "index", "created", "setup_s", "wall_s"):
         if summary.get(key) is not None:
             lines.append(f"- **{key}**: {summary[key]}")
     lines += [

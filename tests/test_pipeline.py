@@ -1,0 +1,80 @@
+"""End-to-end answers through the one answering path (real encoder and index)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.config import NO_ANSWER_MESSAGE
+from qa.pipeline import abstention_text
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("2023年新增了多少个托位？", "124个"),
+        ("2023年完成固定资产投资多少？", "32.5亿元"),
+        ("2024年固定资产投资目标是多少？", "9亿元"),
+        ("2023年完成了几部电梯加装？", "三部"),
+        ("兑现了多少政策资金？", "1600余万元"),
+        ("这份文件是哪天发布的？", "2024-03-21"),
+        ("How many childcare places were added in 2023?", "124个"),
+    ],
+)
+def test_gold_answers(assistant, question, expected):
+    answer = assistant.ask(question)
+    assert answer.text == expected
+    doc = assistant.document(answer.citation.doc_id)
+    assert doc.text[answer.citation.start:answer.citation.end] == expected
+
+
+@pytest.mark.parametrize(
+    "history, question, standalone, expected",
+    [
+        (["2023年地区生产总值是多少？"], "那2024年的增长目标呢？", "2024年地区生产总值的增长目标是多少？", "8%"),
+        (["2023年新增了多少个托位？"], "托育驿站呢？", "2023年新增了多少个托育驿站？", "4家"),
+    ],
+)
+def test_follow_ups_use_the_history(assistant, history, question, standalone, expected):
+    answer = assistant.ask(question, history=history)
+    assert answer.standalone_question == standalone
+    assert answer.text == expected
+
+
+def test_standalone_question_is_not_rewritten(assistant):
+    answer = assistant.ask("2023年新增了多少个托位？", history=["这份文件是哪天发布的？"])
+    assert answer.standalone_question == "2023年新增了多少个托位？"
+
+
+@pytest.mark.parametrize("question", ["东柳街道常住人口有多少？", "街道办事处主任叫什么名字？",
+                                      "东柳街道的邮政编码是多少？", "明年春节放几天假？",
+                                      "37乘以48等于多少？"])
+def test_abstains_when_the_report_does_not_say(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained
+    assert answer.text == "" and answer.citation is None
+    assert abstention_text(answer) == NO_ANSWER_MESSAGE
+    assert answer.passages  # related passages are shown instead
+
+
+def test_bad_questions_give_a_clear_result(assistant):
+    empty = assistant.ask("   ")
+    assert empty.abstained and empty.notice == "请输入问题。"
+    long = assistant.ask("托位" * 5000)
+    assert "500" in long.notice
+    html = assistant.ask("<script>alert(1)</script>2023年新增了多少个托位？")
+    assert html.text == "124个"
+    control = assistant.ask("2023年新增了\x00多少个\x1b托位？")
+    assert control.text == "124个"
+
+
+def test_every_gold_answer_is_cited_exactly(assistant, gold):
+    for row in gold:
+        answer = assistant.ask(row["question"], history=row["history"])
+        for a in (answer, *answer.alternatives):
+            if a.citation is None:
+                continue
+            doc = assistant.document(a.citation.doc_id)
+            assert doc.text[a.citation.start:a.citation.end] == a.text
+            assert doc.text[a.citation.sentence_start:a.citation.sentence_end] == a.sentence
