@@ -325,11 +325,11 @@ class Reader:
         return best
 
     def _meta(self, q, passage, doc, support) -> list[Candidate]:
-        labels = {
-            "date": r"发布日期|发文时间|发布时间|日期|生成日期",
-            "publisher": r"发布机构|发文单位|信息来源|来源",
-            "index_number": r"索引号",
-            "title": r"标题",
+        labels = {  # most specific label first
+            "date": ("发布日期", "发布时间", "发文时间", "生成日期", "日期"),
+            "publisher": ("发布机构", "发文单位", "信息来源", "来源"),
+            "index_number": ("索引号",),
+            "title": ("标题",),
         }
         if re.search(r"机构|单位|谁|部门", q.text):
             key = "publisher"
@@ -342,7 +342,7 @@ class Reader:
         value = doc.metadata.get(key, "")
         if not value:
             return []
-        for label in re.finditer(labels[key], doc.text):
+        for label in (m for name in labels[key] for m in re.finditer(name, doc.text)):
             at = doc.text.find(value, label.end(), label.end() + 40)
             if at < 0 and key == "date":  # header date written another way (2024年3月21日)
                 m = _DATE.search(doc.text, label.end(), label.end() + 40)
@@ -431,7 +431,7 @@ class Reader:
         vectors = self.embed([q.text, *clauses])
         sims = vectors[1:] @ vectors[0]
         out = []
-        for cand, sim in zip(found, sims):
+        for cand, sim in zip(found, sims, strict=True):
             semantic = float(np.clip((sim - 0.7) / 0.2, 0.0, 1.0))
             kind_bonus = 1.0 if cand.kind == "figure" and q.answer_type == "quantity" else 0.7
             out.append(Candidate(cand.chunk, cand.start, cand.end, cand.sentence,

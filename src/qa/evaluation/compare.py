@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa.evaluation.report import fmt
+from qa.evaluation.report import METRICS, fmt
 
 #: Metrics where a lower value is better (for the "better/worse" column).
 LOWER_IS_BETTER = ("latency_ms_p50", "latency_ms_p95", "latency_ms_mean")
@@ -52,6 +52,8 @@ def _rows(a: dict, b: dict, prefix: str) -> list:
     rows = []
     for name in list(a) + [k for k in b if k not in a]:
         x, y = a.get(name), b.get(name)
+        if x is None and y is None and name not in METRICS:
+            continue  # a run detail absent from both (e.g. no index directory)
         delta = None if x is None or y is None else y - x
         verdict = ""
         if delta is not None and name not in COUNTS and not name.endswith("_s"):
@@ -71,7 +73,7 @@ def format_diff(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -> str
         metric = name.split("/")[-1]
         if delta is None:
             change = "–"
-        elif metric.startswith("latency") or isinstance(delta, int):
+        elif metric.startswith("latency") or metric.endswith("_s") or isinstance(delta, int):
             change = f"{delta:+.1f}" if isinstance(delta, float) else f"{delta:+d}"
         else:
             change = f"{delta:+.3f}"

@@ -162,12 +162,12 @@ def _blank(value) -> str:
 
 
 def fmt(name: str, value) -> str:
-    """A summary value for display: fractions with 3 decimals, ms with 1, '–' for None."""
+    """A summary value for display: fractions with 3 decimals, ms and s with 1, '–' for None."""
     if value is None:
         return "–"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.1f}" if name.startswith("latency") else f"{value:.3f}"
+    return f"{value:.1f}" if name.startswith("latency") or name.endswith("_s") else f"{value:.3f}"
 
 
 def _cell(text: str) -> str:
