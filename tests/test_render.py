@@ -161,7 +161,7 @@ def test_source_html_whole_paragraph_and_alternatives(corpus_text, answer_124):
 
 
 def test_answer_to_dict_is_json_ready(corpus_text, answer_124):
-    d = render.answer_to_dict(answer_124)
+    d = answer_124.to_dict()
     assert json.loads(json.dumps(d)) == d
     c = d["citation"]
     assert corpus_text[c["start"] : c["end"]] == "124个"
@@ -171,9 +171,9 @@ def test_answer_to_dict_is_json_ready(corpus_text, answer_124):
 
 def turns(corpus_text: str, answer: Answer) -> list[dict]:
     return [
-        {"question": answer.question, "notice": "", "answer": render.answer_to_dict(answer)},
+        {"question": answer.question, "notice": "", "answer": answer.to_dict()},
         {"question": "东柳街道常住人口有多少？", "notice": "问题过长",
-         "answer": render.answer_to_dict(abstention(corpus_text))},
+         "answer": abstention(corpus_text).to_dict()},
     ]
 
 

@@ -29,6 +29,7 @@ covers. Confidence combines support and candidate fit; below
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -93,35 +94,30 @@ class Answer:
     passages: tuple[Passage, ...] = field(default=(), repr=False)
     notice: str = ""
 
-    def to_dict(self) -> dict:
-        """JSON-ready dict (passages as chunk ids with scores)."""
-        return {
+    def to_dict(self, with_passages: bool = True) -> dict:
+        """JSON-ready dict, written out field by field (offsets: characters, half-open)."""
+        out = {
             "question": self.question,
             "standalone_question": self.standalone_question,
-            "answer": self.text,
+            "text": self.text,
             "sentence": self.sentence,
             "citation": None if self.citation is None else {
-                "doc_id": self.citation.doc_id,
-                "title": self.citation.title,
-                "section_path": list(self.citation.section_path),
-                "chunk_id": self.citation.chunk_id,
-                "paragraph": self.citation.paragraph,
-                "start": self.citation.start,
-                "end": self.citation.end,
-                "sentence_start": self.citation.sentence_start,
-                "sentence_end": self.citation.sentence_end,
-            },
-            "confidence": round(self.confidence, 4),
+                **dataclasses.asdict(self.citation), "section_path": list(self.citation.section_path)},
+            "confidence": round(float(self.confidence), 4),
             "abstained": self.abstained,
             "notice": self.notice,
-            "alternatives": [a.to_dict() for a in self.alternatives],
-            "passages": [
-                {"chunk_id": p.chunk.id, "score": p.score, "scores": p.scores,
-                 "ranks": p.ranks, "section_path": list(p.chunk.section_path),
-                 "start": p.chunk.start, "end": p.chunk.end, "text": p.chunk.text}
-                for p in self.passages
-            ],
+            "alternatives": [a.to_dict(with_passages=False) for a in self.alternatives],
         }
+        if with_passages:
+            out["passages"] = [
+                {"chunk_id": p.chunk.id, "doc_id": p.chunk.doc_id,
+                 "section_path": list(p.chunk.section_path), "paragraph": p.chunk.paragraph,
+                 "start": p.chunk.start, "end": p.chunk.end, "score": round(float(p.score), 4),
+                 "scores": {k: round(float(v), 4) for k, v in p.scores.items()},
+                 "ranks": dict(p.ranks), "text": p.chunk.text}
+                for p in self.passages
+            ]
+        return out
 
 
 @dataclass(frozen=True)

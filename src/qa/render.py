@@ -15,7 +15,6 @@ import html
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from qa.config import NO_ANSWER_MESSAGE
@@ -185,45 +184,6 @@ def alternatives_html(answer: Answer, limit: int = MAX_ALTERNATIVES) -> str:
 # --- export ---------------------------------------------------------------
 
 
-def citation_to_dict(citation: Citation | None) -> dict[str, Any] | None:
-    """A citation as a JSON-ready dict (``section_path`` as a list)."""
-    if citation is None:
-        return None
-    out = asdict(citation)
-    out["section_path"] = list(citation.section_path)
-    return out
-
-
-def answer_to_dict(answer: Answer, *, with_passages: bool = True) -> dict[str, Any]:
-    """An answer as a JSON-ready dict, written out field by field."""
-    out: dict[str, Any] = {
-        "question": answer.question,
-        "standalone_question": answer.standalone_question,
-        "text": answer.text,
-        "sentence": answer.sentence,
-        "citation": citation_to_dict(answer.citation),
-        "confidence": round(float(answer.confidence), 4),
-        "abstained": answer.abstained,
-        "notice": answer.notice,
-        "alternatives": [answer_to_dict(a, with_passages=False) for a in answer.alternatives],
-    }
-    if with_passages:
-        out["passages"] = [
-            {
-                "chunk_id": p.chunk.id,
-                "doc_id": p.chunk.doc_id,
-                "section_path": list(p.chunk.section_path),
-                "paragraph": p.chunk.paragraph,
-                "start": p.chunk.start,
-                "end": p.chunk.end,
-                "score": round(float(p.score), 4),
-                "text": p.chunk.text,
-            }
-            for p in answer.passages
-        ]
-    return out
-
-
 def _md_citation(c: Mapping[str, Any]) -> str:
     return (
         f"《{c['title']}》 · {section_label(c['section_path'])} · 第 {c['paragraph']} 段 · "
@@ -257,7 +217,7 @@ def _md_turn(number: int, turn: Mapping[str, Any]) -> list[str]:
 def export_markdown(turns: Iterable[Mapping[str, Any]], exported_at: str = "") -> str:
     """A conversation as Markdown with every citation.
 
-    ``turns`` are ``{"question": str, "answer": answer_to_dict(...), "notice": str}``.
+    ``turns`` are ``{"question": str, "answer": Answer.to_dict(), "notice": str}``.
     """
     head = "# 问答记录" + (f"（导出于 {exported_at}）" if exported_at else "")
     lines = [head, ""]

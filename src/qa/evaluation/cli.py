@@ -29,7 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--dataset", type=Path, help="gold .jsonl or SQuAD-format .json file")
-    parser.add_argument("--index", type=Path, help="index directory (gold format only)")
+    parser.add_argument("--index", type=Path,
+                        help="index directory; for SQuAD-format data, a cache: its index is "
+                             "reused when it holds exactly the dataset's paragraphs, else "
+                             "built there")
     parser.add_argument("--retriever", choices=RETRIEVERS, help="retriever (default: settings)")
     parser.add_argument(
         "--mode",
@@ -80,9 +83,11 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_assistant(dataset: Path, settings, progress: bool = True):
-    """A warmed-up Assistant: the configured index, or a temporary one for SQuAD data.
+def build_assistant(dataset: Path, settings, progress: bool = True, cache: Path | None = None):
+    """A warmed-up Assistant: the configured index, or one of the SQuAD data's paragraphs.
 
+    For SQuAD data the index is loaded from ``cache`` when it holds exactly the
+    dataset's documents, else built (and saved to ``cache`` when given).
     Returns ``(assistant, index_build_seconds)`` (0.0 when an index is loaded).
     """
     from qa.evaluation.datasets import is_squad, squad_documents
@@ -93,13 +98,25 @@ def build_assistant(dataset: Path, settings, progress: bool = True):
         assistant.warm_up(progress=progress)
         return assistant, 0.0
     from qa.embedding import load_encoder
-    from qa.index import Index
+    from qa.index import Index, IndexStoreError
 
     documents = squad_documents(dataset)
     encoder = load_encoder(settings.model, settings.home)
     started = time.perf_counter()
-    index = Index.build(documents, encoder, settings, progress=progress)
-    build_s = time.perf_counter() - started
+    index = None
+    if cache is not None:
+        try:
+            index = Index.load(cache, encoder)
+        except IndexStoreError:
+            index = None
+        if index is not None and set(index.documents) != {d.id for d in documents}:
+            index = None
+    build_s = 0.0
+    if index is None:
+        index = Index.build(documents, encoder, settings, progress=progress)
+        build_s = time.perf_counter() - started
+        if cache is not None:
+            index.save(cache)
     assistant = Assistant(settings, index=index, encoder=encoder)
     assistant.warm_up(progress=progress)
     return assistant, build_s
@@ -116,14 +133,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.limit:
         examples = examples[: args.limit]
     squad = is_squad(args.dataset)
-    if squad and args.index is not None:
-        print("qa: note: --index is ignored for SQuAD-format data (a temporary index of its "
-              "paragraphs is built)", file=sys.stderr)  # fmt: skip
     settings = Settings.from_env(
         model=args.model, retriever=args.retriever, index_dir=None if squad else args.index
     )
     setup_started = time.perf_counter()
-    assistant, build_s = build_assistant(args.dataset, settings, progress=not args.no_progress)
+    assistant, build_s = build_assistant(args.dataset, settings, progress=not args.no_progress,
+                                         cache=args.index if squad else None)
     setup_s = time.perf_counter() - setup_started
     curves = RETRIEVERS if args.out else ()
     results = evaluate(
@@ -141,7 +156,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         mode=args.mode,
         retriever=settings.retriever,
         model=settings.model,
-        index=None if squad else str(settings.index_dir),
+        index=(str(args.index) if args.index else None) if squad else str(settings.index_dir),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         index_build_s=round(build_s, 1),
         setup_s=round(setup_s, 1),
