@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qa.documents import SPACE, Document, boilerplate_spans
+from qa.documents import SPACE, Document, boilerplate_spans, iter_lines
 
 #: Section label of the chunks made from the metadata header (``[0, body_start)``).
 HEADER_SECTION = "文档信息"
@@ -344,18 +344,8 @@ _BREAK = None  # a skipped boilerplate line between blocks
 def _blocks(text: str, start: int, end: int) -> Iterator[_Block | None]:
     """Paragraph candidates of ``text[start:end]``; ``None`` where a boilerplate line was skipped."""
     skip = set(boilerplate_spans(text, start, end))
-    pos = start
-    while pos < end:
-        nl = text.find("\n", pos, end)
-        stop = end if nl < 0 else nl
-        s, e = pos, stop
-        while s < e and text[s] in SPACE:
-            s += 1
-        while e > s and text[e - 1] in SPACE:
-            e -= 1
-        pos = stop + 1
-        if s == e:
-            continue
+    for line in iter_lines(text, start, end):
+        s, e = line.start, line.end
         if (s, e) in skip:
             yield _BREAK
             continue

@@ -233,6 +233,8 @@ class Reader:
             text = self.documents[cand.chunk.doc_id].text[cand.start:cand.end]
             if key in seen or text in {a.text for a in answers}:
                 continue
+            if answers and _overlaps(answers[0].citation, cand):
+                continue  # an alternative that contains (or is inside) the answer adds nothing
             seen.add(key)
             answers.append(self._answer(cand, q, question, passages, notice))
             if len(answers) == 3:
@@ -528,6 +530,11 @@ def _figure_type_fit(q: Question, fig: Figure, years: tuple[int, ...], pub_year:
     if (q.wants_target or asks_future) == is_target:
         score += 0.15
     return score
+
+
+def _overlaps(citation: Citation, cand: Candidate) -> bool:
+    return (citation.doc_id == cand.chunk.doc_id
+            and cand.start < citation.end and citation.start < cand.end)
 
 
 def _restated(question: str, text: str, fig: Figure) -> float:
