@@ -160,7 +160,6 @@ def _run_index_build(args: argparse.Namespace) -> int:
     from qa.index import Index
 
     settings = _settings(args)
-    _quiet_libraries()
     paths = args.paths or [str(DEFAULT_CORPUS_DIR)]
     started = time.perf_counter()
     documents = _load_documents(paths)
@@ -180,7 +179,6 @@ def _run_index_build(args: argparse.Namespace) -> int:
 
 
 def _run_index_add(args: argparse.Namespace) -> int:
-    _quiet_libraries()
     settings, index, encoder = _open_index(args)
     documents = _load_documents(args.paths)
     added = index.add(documents, encoder, progress=not args.no_progress)
@@ -259,7 +257,6 @@ def passage_to_dict(rank: int, passage, title: str) -> dict:
 def _run_search(args: argparse.Namespace) -> int:
     from qa.retrieval import Retriever
 
-    _quiet_libraries()
     if args.k is not None and args.k < 1:
         raise CLIError(f"-k must be >= 1, got {args.k}")
     settings, index, encoder = _open_index(args)
@@ -350,7 +347,6 @@ def _add_ask_command(subparsers) -> None:
 def _run_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant, abstention_text
 
-    _quiet_libraries()
     settings = _settings(args)
     if args.threshold is not None:
         settings = settings.replace(abstain_threshold=args.threshold)
@@ -404,7 +400,6 @@ def _run_figures(args: argparse.Namespace) -> int:
     from qa.figures import format_figures
     from qa.pipeline import Assistant
 
-    _quiet_libraries()
     assistant = Assistant(_settings(args)).warm_up(progress=True)
     print(format_figures(assistant.figures(query=args.query, period=args.period), fmt=args.format))
     return 0
@@ -442,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _quiet_libraries()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

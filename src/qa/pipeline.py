@@ -23,7 +23,7 @@ from qa.documents import Document
 from qa.figures import Figure
 from qa.question import analyze, clean_question
 from qa.reader import Answer, Reader
-from qa.retrieval import Passage
+from qa.retrieval import Passage, title_scope
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Assistant:
         """Answer ``question``; ``history`` holds the earlier user questions, oldest first.
 
         ``doc_ids`` restricts retrieval to those documents (reading-comprehension
-        evaluation). Never raises on bad input: an empty question gives an
+        evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
         abstained :class:`Answer` whose ``notice`` says why.
         """
         self.warm_up(progress=False)
@@ -124,9 +124,13 @@ class Assistant:
 
     def search(self, query: str, k: int | None = None, retriever: str | None = None,
                doc_ids: Iterable[str] | None = None) -> list[Passage]:
-        """Retrieve the ``k`` best passages (default ``settings.top_k``) for ``query``."""
+        """Retrieve the ``k`` best passages (default ``settings.top_k``) for ``query``.
+
+        Without ``doc_ids``, a query that names a place or year found in only
+        some documents' titles searches those (:func:`qa.retrieval.title_scope`).
+        """
         self.warm_up(progress=False)
-        ids = set(doc_ids) if doc_ids is not None else None
+        ids = set(doc_ids) if doc_ids is not None else title_scope(query, self.index.documents.values())
         return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever, doc_ids=ids)
 
     # ------------------------------------------------------------- inventory

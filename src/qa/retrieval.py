@@ -56,8 +56,9 @@ date) and d43 (paraphrase, rank 3).
 With the eight ``../shared/corpus-extra`` documents indexed too (700 chunks) the
 same gold questions fall to hybrid 0.818/0.891/0.854 (BM25 0.800/0.927/0.862,
 dense 0.236/0.400/0.317): most gold questions do not name 东柳街道, and other
-reports answer "2023年…" questions too. Restricting with ``doc_ids`` or naming
-the place in the question is the remedy; fusion weights are not.
+reports answer "2023年…" questions too. :func:`title_scope` is the remedy for
+questions that name a place or year that only some documents' titles name (the
+pipeline restricts retrieval to those documents); fusion weights are not.
 
 Ties are broken by chunk order (document order), so results are deterministic.
 """
@@ -72,6 +73,35 @@ import numpy as np
 from qa.chunking import Chunk
 from qa.config import Settings
 from qa.index import Index, tokenize
+
+
+def title_scope(question: str, documents: Iterable) -> set[str] | None:
+    """Ids of the documents a question names, or None when it names none.
+
+    A question word (jieba content word of 2+ characters, or a year such as
+    ``2018``) *names* documents when it occurs in the title or publisher of some
+    of them but not all, and those documents hold at least half of the
+    documents whose text contains it (``海拉尔区``, ``东柳街道``, ``2024年``; not
+    ``中国``, which many more texts mention than titles). The scope is the
+    intersection over the naming words; None when there is none, fewer than two
+    documents, or the intersection is empty (the words contradict each other).
+    """
+    from qa.question import YEAR, content_terms
+
+    documents = list(documents)
+    if len(documents) < 2:
+        return None
+    words = {t for t in content_terms(question) if len(t) >= 2}
+    words |= {m.group(1) for m in YEAR.finditer(question)}
+    scope: set[str] | None = None
+    for word in sorted(words):
+        named = {d.id for d in documents if word in d.title or word in d.metadata.get("publisher", "")}
+        if not named or len(named) == len(documents):
+            continue
+        mentioned = sum(1 for d in documents if word in d.text)
+        if 2 * len(named) >= mentioned:
+            scope = named if scope is None else scope & named
+    return scope or None
 
 
 @dataclass(frozen=True)
