@@ -191,3 +191,37 @@ def test_gold_set_targets_with_real_encoder(encoder, gold, corpus_text):
     assert hybrid["hit@1"] >= 0.95, results
     assert hybrid["hit@5"] == 1.0, results
     assert hybrid["mrr@10"] >= 0.97, results
+
+
+def _doc(doc_id: str, title: str, text: str, publisher: str = ""):
+    from qa.documents import Document
+
+    return Document(doc_id, f"/tmp/{doc_id}.txt", title, text, {"publisher": publisher}, 0, len(text))
+
+
+SCOPE_DOCS = [
+    _doc("hl18", "政府工作报告（2018年3月7日在海拉尔区第十五届人民代表大会第二次会议上）",
+         "海拉尔区地区生产总值增长6%。中国经济"),
+    _doc("hl19", "政府工作报告（2019年3月4日在呼伦贝尔市海拉尔区第十五届人民代表大会第三次会议上）",
+         "海拉尔区地区生产总值增长5%。中国经济"),
+    _doc("dl", "东柳街道2023年工作总结和2024年工作思路", "新增托位124个。中国经济", "东柳街道"),
+    _doc("cn", "中国经济年鉴", "中国经济总量。"),
+]
+
+
+def test_title_scope_picks_the_documents_a_question_names():
+    from qa.retrieval import title_scope
+
+    assert title_scope("海拉尔区2018年地区生产总值是多少？", SCOPE_DOCS) == {"hl18"}
+    assert title_scope("海拉尔区地区生产总值是多少？", SCOPE_DOCS) == {"hl18", "hl19"}
+    assert title_scope("2024年固定资产投资目标是多少？", SCOPE_DOCS) == {"dl"}
+
+
+def test_title_scope_ignores_words_that_texts_mention_far_more_than_titles():
+    from qa.retrieval import title_scope
+
+    # 中国 is in one title but in every text: it does not name that document
+    assert title_scope("中国经济怎么样？", SCOPE_DOCS) is None
+    assert title_scope("新增了多少个托位？", SCOPE_DOCS) is None
+    assert title_scope("东柳街道2019年的情况？", SCOPE_DOCS) is None  # contradictory words
+    assert title_scope("海拉尔区", SCOPE_DOCS[:1]) is None  # one document: nothing to choose

@@ -11,8 +11,8 @@ question analysis → retriever → reader) and never re-implements them.
 
 from __future__ import annotations
 
-import logging
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,8 +24,6 @@ from qa.figures import Figure
 from qa.question import analyze, clean_question
 from qa.reader import Answer, Reader
 from qa.retrieval import Passage, title_scope
-
-log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -49,6 +47,8 @@ class Assistant:
         self.retriever = None
         self.reader: Reader | None = None
         self._figures: list[Figure] = []
+        self._query_cache: dict[str, object] = {}
+        self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- set-up
     def warm_up(self, progress: bool = True) -> Assistant:
@@ -131,7 +131,21 @@ class Assistant:
         """
         self.warm_up(progress=False)
         ids = set(doc_ids) if doc_ids is not None else title_scope(query, self.index.documents.values())
-        return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever, doc_ids=ids)
+        return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever,
+                                     doc_ids=ids, query_vector=self._query_vector(query))
+
+    def _query_vector(self, query: str):
+        """``(d,)`` float32 embedding of ``query``; the last few are kept, so the
+        evaluation's extra searches for one question encode it once."""
+        with self._lock:
+            vector = self._query_cache.get(query)
+        if vector is None:
+            vector = self.encoder.encode_queries([query])[0]
+            with self._lock:
+                if len(self._query_cache) >= 64:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+                self._query_cache[query] = vector
+        return vector
 
     # ------------------------------------------------------------- inventory
     def documents(self) -> list[Document]:
