@@ -34,6 +34,7 @@ import gradio as gr  # noqa: E402
 
 from qa import render  # noqa: E402
 from qa.config import Settings  # noqa: E402
+from qa.logs import quiet_libraries  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -432,13 +433,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("qa").setLevel(logging.INFO)
+    quiet_libraries()
     try:
         settings = Settings.from_env(model=args.model, index_dir=args.index)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Loading the model and the index from {settings.index_dir} "
-          "(built on first run, which takes a few minutes)…", flush=True)
+          "(built on first run: about half a minute on 2 cores)…", flush=True)
     assistant = load_assistant(settings)
     serve(build_app(assistant), args.host, args.port)
     return 0

@@ -123,3 +123,18 @@ def test_console_script_end_to_end(tmp_path):
     rows = json.loads(found.stdout)
     assert "全年实现地区生产总值60.3亿元" in rows[0]["text"]
     assert set(rows[0]["scores"]) == {"dense", "bm25"}
+
+
+@pytest.mark.parametrize("argv", [["ask", "   "], ["ask", "？"], ["search", ""]])
+def test_empty_question_is_refused_before_loading_anything(argv, capsys):
+    from qa.cli import main
+
+    assert main(argv) == 2
+    assert "the question is empty" in capsys.readouterr().err
+
+
+def test_index_add_of_a_missing_file_fails_fast(tmp_path, capsys):
+    from qa.cli import main
+
+    assert main(["index", "add", str(tmp_path / "nope.html"), "--index", str(tmp_path)]) == 2
+    assert "no such file or directory" in capsys.readouterr().err

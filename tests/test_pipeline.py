@@ -78,3 +78,21 @@ def test_every_gold_answer_is_cited_exactly(assistant, gold):
             doc = assistant.document(a.citation.doc_id)
             assert doc.text[a.citation.start:a.citation.end] == a.text
             assert doc.text[a.citation.sentence_start:a.citation.sentence_end] == a.sentence
+
+
+def test_does_not_build_into_a_folder_of_other_files(tmp_path, encoder):
+    from qa.config import Settings
+    from qa.index import IndexNotFoundError
+    from qa.pipeline import Assistant
+
+    (tmp_path / "a.txt").write_text("2024年安排预算资金300万元。", encoding="utf-8")
+    settings = Settings.from_env(index_dir=tmp_path)
+    with pytest.raises(IndexNotFoundError, match="not empty"):
+        Assistant(settings, encoder=encoder).warm_up(progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]  # nothing written
+
+
+def test_punctuation_only_and_contentless_questions_abstain(assistant):
+    assert assistant.ask("？").notice == "请输入问题。"
+    answer = assistant.ask("是多少？")
+    assert answer.abstained and answer.text == ""

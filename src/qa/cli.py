@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from qa.logs import quiet_libraries
 
 EXIT_USAGE = 2  # expected errors (bad input, missing or stale index) exit with this status
 
@@ -78,13 +81,12 @@ def _add_model_flag(parser: argparse.ArgumentParser, default_help: str) -> None:
     parser.add_argument("--model", metavar="M", help=f"encoder model name or path ({default_help})")
 
 
-def _quiet_libraries() -> None:
-    """jieba logs its dictionary loading at DEBUG to stderr; the command line shows warnings only."""
-    import logging
+def _require_question(question: str) -> None:
+    """Refuse a question with nothing to answer (before any model loads)."""
+    from qa.question import clean_question
 
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
+    if not re.search(r"\w", clean_question(question, 10_000)[0]):
+        raise CLIError("the question is empty: ask something, e.g. qa ask \"2023年新增了多少个托位？\"")
 
 
 def _load_encoder(model: str, settings):
@@ -179,8 +181,8 @@ def _run_index_build(args: argparse.Namespace) -> int:
 
 
 def _run_index_add(args: argparse.Namespace) -> int:
+    documents = _load_documents(args.paths)  # bad paths fail before the model loads
     settings, index, encoder = _open_index(args)
-    documents = _load_documents(args.paths)
     added = index.add(documents, encoder, progress=not args.no_progress)
     if added:
         index.save(settings.index_dir)
@@ -259,6 +261,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.k is not None and args.k < 1:
         raise CLIError(f"-k must be >= 1, got {args.k}")
+    _require_question(args.query)
     settings, index, encoder = _open_index(args)
     passages = Retriever(index, encoder, settings).search(args.query, k=args.k)
     rows = [passage_to_dict(i, p, index.documents[p.chunk.doc_id].title) for i, p in enumerate(passages, 1)]
@@ -347,6 +350,7 @@ def _add_ask_command(subparsers) -> None:
 def _run_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant, abstention_text
 
+    _require_question(args.question)
     settings = _settings(args)
     if args.threshold is not None:
         settings = settings.replace(abstain_threshold=args.threshold)
@@ -437,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        _quiet_libraries()
+        quiet_libraries()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ question analysis → retriever → reader) and never re-implements them.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
@@ -72,6 +73,7 @@ class Assistant:
             try:
                 self.index = Index.load(self.settings.index_dir, self.encoder)
             except IndexNotFoundError:
+                _check_can_build_into(self.settings.index_dir)
                 if progress:
                     print(f"No index in {self.settings.index_dir}; building it from the shipped corpus…",
                           file=sys.stderr)
@@ -113,7 +115,7 @@ class Assistant:
         """
         self.warm_up(progress=False)
         text, notice = clean_question(question, self.settings.max_question_chars)
-        if not text:
+        if not re.search(r"\w", text):  # empty, or punctuation only
             return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
         cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
                                        for h in history) if h]
@@ -186,6 +188,28 @@ class Assistant:
             self.index.save(self.settings.index_dir)
             self._refresh_reader()
         return added
+
+
+#: Files that may sit in an index directory before the first build (the repo's index/README.md).
+_INDEX_DIR_EXTRAS = {"README.md", ".gitkeep"}
+
+
+def _check_can_build_into(directory: Path) -> None:
+    """Refuse to build the shipped corpus's index into a folder that holds other
+    files (most likely the user's own documents, given as ``--index`` by mistake).
+
+    Raises:
+        qa.index.IndexNotFoundError: with the command that indexes a folder.
+    """
+    from qa.index import IndexNotFoundError
+
+    directory = Path(directory)
+    if directory.is_dir() and any(p.name not in _INDEX_DIR_EXTRAS for p in directory.iterdir()):
+        raise IndexNotFoundError(
+            f"{directory} holds no index but is not empty, so the shipped corpus is not built "
+            f"there; to index the documents in it run `qa index build {directory} --index DIR`, "
+            "or give an empty or new directory as --index"
+        )
 
 
 def abstention_text(answer: Answer) -> str:

@@ -223,9 +223,11 @@ class Reader:
     ) -> Answer:
         """The best answer to ``q`` from ``passages`` (best first), or an abstention.
 
-        ``question`` is the text as asked (``q.text`` is the standalone form).
+        ``question`` is the text as asked (``q.text`` is the standalone form). A
+        Chinese question without content words (``是多少？``) has nothing to
+        match and is abstained on.
         """
-        candidates = self.candidates(q, passages)
+        candidates = self.candidates(q, passages) if (q.english or self.units(q)) else []
         answers = []
         seen = set()
         for cand in candidates:
@@ -423,7 +425,12 @@ class Reader:
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
         """For questions without Chinese words: fit from the encoder's similarity
-        between the question and each candidate's clause (computed on demand)."""
+        between the question and each candidate's clause (computed on demand).
+
+        Weighted 0.3 against 0.7 for the candidate's own fit: at clause level
+        multilingual-e5-small separates related Chinese terms poorly across
+        languages (``childcare places`` is closer to 托育驿站 than to 托位).
+        """
         found = sorted(found, key=lambda c: c.confidence, reverse=True)[:40]
         clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end) for c in found]
         vectors = self.embed([q.text, *clauses])
@@ -433,7 +440,7 @@ class Reader:
             semantic = float(np.clip((sim - 0.7) / 0.2, 0.0, 1.0))
             kind_bonus = 1.0 if cand.kind == "figure" and q.answer_type == "quantity" else 0.7
             out.append(Candidate(cand.chunk, cand.start, cand.end, cand.sentence,
-                                 min(1.0, 0.6 * cand.fit + 0.4 * semantic) * kind_bonus,
+                                 min(1.0, 0.7 * cand.fit + 0.3 * semantic) * kind_bonus,
                                  cand.support, cand.kind))
         return out
 
