@@ -139,6 +139,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         model=args.model, retriever=args.retriever, index_dir=None if squad else args.index
     )
+    if args.mode == "reader" and not any(not ex.answers for ex in examples):
+        # Reading comprehension without unanswerable questions (CMRC 2018, DRCD: SQuAD
+        # 1.1 style): readers always answer there, as the published results do.
+        settings = settings.replace(abstain_threshold=0.0)
     setup_started = time.perf_counter()
     assistant, build_s = build_assistant(args.dataset, settings, progress=not args.no_progress,
                                          cache=args.index if squad else None)
