@@ -19,10 +19,11 @@ Candidates by expected answer type (:mod:`qa.question`):
 * ``meta`` — the document's own metadata header (publication date, publisher);
 * every type — whole sentences as the fallback.
 
-Lexical evidence is weighted by inverse document frequency of character
-bigrams over the indexed chunks (Sparck Jones 1972), so rare words count more.
-The same weights measure *support*: how much of the question the best passage
-covers. Confidence combines support and candidate fit; below
+Lexical evidence is weighted by the inverse document frequency of the
+question's words over the indexed chunks (Sparck Jones 1972), so rare words
+count more; a word missing from a passage earns partial credit for its
+character bigrams. The same weights measure *support*: how much of the question
+a passage covers. Confidence is ``sqrt(fit × support)``; below
 ``Settings.abstain_threshold`` the reader abstains (monotone by construction).
 """
 
@@ -207,7 +208,7 @@ class Reader:
         """Question content words → idf. English words are left to the dense retriever."""
         return {t: self.idf(t) for t in q.terms if not re.fullmatch(r"[a-z0-9]+", t)}
 
-    def support(self, units: dict[str, float], passage: Passage, doc: Document) -> float:
+    def support(self, units: dict[str, float], passage: Passage) -> float:
         """IDF-weighted share of question words found in the passage and its section path."""
         if not units:
             return _dense_support(passage)
@@ -256,7 +257,7 @@ class Reader:
         found: list[Candidate] = []
         for rank, passage in enumerate(passages):
             doc = self.documents[passage.chunk.doc_id]
-            support = self.support(units, passage, doc) * _rank_prior(rank)
+            support = self.support(units, passage) * _rank_prior(rank)
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
             if q.answer_type == "quantity":
