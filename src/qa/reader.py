@@ -147,6 +147,7 @@ _DATE = re.compile(
 _WH_SPAN = re.compile(
     r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
 )
+_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _QUOTED = re.compile(r"[“\"《「][^“”\"《》「」]{1,30}[”\"》」]")
 _CN = "零一二三四五六七八九十"
 NAME_WORDS = ("叫什么", "名字", "名称", "什么名")
@@ -281,44 +282,46 @@ class Reader:
         years = q.target_years(pub_year)
         for fig in self.figures_in(passage.chunk):
             sentence = _sentence_at(passage.chunk, fig.start)
-            closeness = self._closeness(units, doc.text, fig, sentence) if units else 0.5
+            closeness = self._closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
             restated = _restated(q.text, doc.text, fig)
             fit = 0.25 * closeness + 0.3 * restated + 0.45 * _figure_type_fit(q, fig, years, pub_year)
             out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure"))
         return out
 
-    def _closeness(self, units: dict[str, float], text: str, fig: Figure, sentence: Sentence) -> float:
-        """IDF-weighted closeness of the question words to the figure, in [0, 1].
+    def _closeness(self, units: dict[str, float], text: str, start: int, end: int, metric: str,
+                   sentence: Sentence) -> float:
+        """IDF-weighted closeness of the question words to the span ``[start, end)``
+        (a figure's number, a date), in [0, 1].
 
         A word counts ``exp(-d / 12)`` for its nearest occurrence, ``d`` being
-        half the characters between it and the number plus 6 per clause break
-        (after the number: twice the distance plus 10); inside the figure's
-        metric it counts fully, before the sentence by half. A word that is not
+        half the characters between it and the span plus 6 per clause break
+        (after the span: twice the distance plus 10); inside ``metric`` (the
+        figure's metric words) it counts fully, before the sentence by half. A word that is not
         there counts by the share of its character bigrams that are, halved.
         """
         lo = max(0, sentence.start - 60)
         total = sum(units.values())
         score = 0.0
         for term, weight in units.items():
-            if term in fig.metric:
+            if metric and term in metric:
                 score += weight
                 continue
-            best = self._nearest(term, text, lo, sentence, fig)
+            best = self._nearest(term, text, lo, sentence, start, end)
             if best == 0.0 and len(term) >= 3:
                 grams = _bigrams(term)
-                best = 0.5 * sum(self._nearest(g, text, lo, sentence, fig) for g in grams) / len(grams)
+                best = 0.5 * sum(self._nearest(g, text, lo, sentence, start, end) for g in grams) / len(grams)
             score += weight * best
         return score / total if total else 0.0
 
     @staticmethod
-    def _nearest(term: str, text: str, lo: int, sentence: Sentence, fig: Figure) -> float:
+    def _nearest(term: str, text: str, lo: int, sentence: Sentence, start: int, end: int) -> float:
         best = 0.0
         for m in re.finditer(re.escape(term), text[lo:sentence.end]):
             s, e = lo + m.start(), lo + m.end()
-            if e <= fig.start:
-                d = len(_CLAUSE_BREAKS.findall(text, e, fig.start)) * 6 + (fig.start - e) * 0.5
+            if e <= start:
+                d = len(_CLAUSE_BREAKS.findall(text, e, start)) * 6 + (start - e) * 0.5
             else:
-                d = (s - fig.end) * 2 + 10
+                d = (s - end) * 2 + 10
             decay = math.exp(-max(d, 0.0) / 12.0)
             if s < sentence.start:
                 decay *= 0.5
@@ -376,13 +379,19 @@ class Reader:
         return out
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:
+        """Dates in the passage, by closeness of the question words; only the year
+        when the question asks which year (``哪一年``)."""
         out = []
+        year_only = bool(_YEAR_QUESTION.search(q.text))
         for m in _DATE.finditer(passage.chunk.text):
             start = passage.chunk.start + m.start()
+            text = m.group(0).rstrip()
+            if year_only:
+                text = text[:text.index("年") + 1] if "年" in text else text[:4]
             sentence = _sentence_at(passage.chunk, start)
-            fit = 0.4 + 0.6 * _coverage(units, sentence.text)
-            out.append(Candidate(passage.chunk, start, start + len(m.group(0).rstrip()), sentence,
-                                 fit, support, "date"))
+            closeness = self._closeness(units, doc.text, start, start + len(text), "", sentence)
+            fit = 0.5 + 0.5 * closeness
+            out.append(Candidate(passage.chunk, start, start + len(text), sentence, fit, support, "date"))
         return out
 
     def _aligned(self, q, passage, doc, support) -> list[Candidate]:
@@ -411,6 +420,8 @@ class Reader:
             if end - start < 1 or end - start > 60:
                 continue
             fit = 0.5 + 0.5 * anchor
+            if q.answer_type == "date" and not re.search(r"\d|[一二三四五六七八九十]+[年月日]", doc.text[start:end]):
+                fit *= 0.6  # a date question answered without a date
             out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "span"))
         return out
 
@@ -465,6 +476,7 @@ class Reader:
 
 # --------------------------------------------------------------------- helpers
 _CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
+_EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
 
 
 def _bigrams(text: str) -> list[str]:
@@ -642,7 +654,13 @@ def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` past white space, function characters at the
-    edges and a closing full stop; keeps balanced quotes."""
+    edges, empty brackets (``（）``, left where a source dropped a gloss) and a
+    closing full stop; keeps balanced quotes."""
+    while True:
+        m = _EMPTY_BRACKETS.match(text, start, end)
+        if not m:
+            break
+        start = m.end()
     while start < end and text[start] in _EDGE and not (text[start] == "“" and "”" in text[start:end]):
         start += 1
     while end > start and (text[end - 1] in "。.,，;；:：!！?？ \n" or (text[end - 1] in _EDGE and text[end - 1] != "”")):
