@@ -289,3 +289,15 @@ def test_extra_corpora_invariants():
         if path.name.startswith("luoyang"):
             gdp = next(x for x in figs if x.text == "5481.6亿元")
             assert (gdp.metric, gdp.period, gdp.kind) == ("全市生产总值", "2023", "actual")
+
+
+def test_traditional_chinese_figures_keep_the_original_text():
+    from qa.chunking import chunk_document
+    from qa.documents import Document
+    from qa.figures import extract_figures
+
+    text = "一、2023年工作回顧\n全年新增托位124個,實到內資17億元。\n"
+    doc = Document("t" * 16, "/tmp/t.txt", "報告", text, {}, 0, len(text))
+    figures = extract_figures(doc, chunk_document(doc))
+    assert [(f.text, f.unit) for f in figures] == [("124個", "个"), ("17億元", "亿元")]
+    assert all(doc.text[f.start:f.end] == f.text for f in figures)

@@ -47,3 +47,11 @@ def test_clean_question_strips_html_and_control_characters_and_cuts():
 
 def test_content_terms_drop_question_and_function_words():
     assert content_terms("商会企业与哪个村结对共建？") == ("商会", "企业", "村", "结对", "共建")
+
+
+def test_traditional_chinese_questions_are_analysed_like_simplified():
+    q = analyze("臺北市是什麼時候成立的？誰是第一任市長？")
+    assert q.text == "臺北市是什麼時候成立的？誰是第一任市長？"  # shown as asked
+    assert q.match_text == "台北市是什么时候成立的？谁是第一任市长？"
+    assert q.answer_type == "date"
+    assert "台北市" in q.terms

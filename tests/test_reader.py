@@ -106,3 +106,13 @@ def test_every_answer_and_alternative_is_a_document_slice(question):
         assert doc.text[a.citation.start:a.citation.end] == a.text
         assert doc.text[a.citation.sentence_start:a.citation.sentence_end] == a.sentence
     assert len(answer.alternatives) <= 2
+
+
+def test_traditional_document_answers_are_sliced_from_the_original_text():
+    text = "一、2023年工作回顧\n全年新增托位124個,新增托育驛站4家。商會企業與鹽源縣攔河村結對共建。\n"
+    doc, reader, passages = make_reader(text)
+    answer = ask(reader, passages, "商會企業與哪個村結對共建？")
+    assert answer.text == "鹽源縣攔河村"  # Traditional, as in the document
+    assert doc.text[answer.citation.start:answer.citation.end] == answer.text
+    figure = ask(reader, passages, "2023年新增了多少个托育驿站？")  # asked in Simplified
+    assert figure.text == "4家"

@@ -73,9 +73,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from qa.documents import Document
+from qa.script import fold
+
 if TYPE_CHECKING:  # pragma: no cover
     from qa.chunking import Chunk
-    from qa.documents import Document
 
 __all__ = [
     "FORMATS",
@@ -822,7 +824,10 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     """Every quantity in ``doc`` as a :class:`Figure`, in document order.
 
     Args:
-        doc: the document; every offset indexes ``doc.text``.
+        doc: the document; every offset indexes ``doc.text``. Traditional
+            Chinese is read through its Simplified folding (:func:`qa.script.fold`,
+            same length), so units and cues match; ``text`` and ``metric`` are
+            sliced from the original.
         chunks: its chunks (from :func:`qa.chunking.chunk_document`); their
             sentences are read, each sentence once even where chunks overlap,
             and their ``section_path`` gives the period. A chunk without
@@ -835,7 +840,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
         ValueError: a chunk belongs to another document or its offsets do not
             match ``doc.text``.
     """
-    text = doc.text
+    text = fold(doc.text)  # Traditional read as Simplified (same length); spans sliced from doc.text
     quoted = _quote_mask(text)
     title_year, title_kind = _title_period(doc.title or doc.metadata.get("title", ""))
     seen: set[tuple[int, int]] = set()
@@ -843,7 +848,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     for chunk in sorted(chunks, key=lambda c: (c.start, c.end)):
         if chunk.doc_id != doc.id:
             raise ValueError(f"chunk {chunk.id} belongs to document {chunk.doc_id}, not {doc.id}")
-        if text[chunk.start : chunk.end] != chunk.text:
+        if doc.text[chunk.start : chunk.end] != chunk.text:
             raise ValueError(f"chunk {chunk.id} offsets do not match the document text")
         sec_year, sec_kind = _heading_period(chunk.section_path)
         if not sec_kind:
@@ -892,13 +897,13 @@ def _figure(
     return Figure(
         doc_id=doc.id,
         chunk_id=chunk_id,
-        text=text[q.start : q.end],
+        text=doc.text[q.start : q.end],
         start=q.start,
         end=q.end,
         value=q.value,
         unit=q.unit,
         qualifier=q.lead + q.trail,
-        metric=text[ms:me] if ms >= 0 else "",
+        metric=doc.text[ms:me] if ms >= 0 else "",
         metric_start=ms,
         metric_end=me,
         period=period,

@@ -56,13 +56,15 @@ import numpy as np
 from qa.chunking import Chunk, Sentence
 from qa.config import Settings
 from qa.documents import Document
+from qa.script import fold
 
 if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must not load faiss/bm25s/jieba
     import bm25s
     import faiss
 
-#: Version of the on-disk layout; an index with another version is refused.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout and BM25 tokenisation; an index with another
+#: version is refused. 2: Traditional Chinese folded to Simplified before jieba.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 _GENERATION_FILE = re.compile(r"^(?:(?:chunks|documents)-(\d+)\.jsonl|dense-(\d+)\.faiss|bm25-(\d+))$")
@@ -133,8 +135,9 @@ def _segmenter():
 def tokenize(text: str) -> list[str]:
     """BM25 tokens of ``text``: jieba search-mode words, normalised and filtered.
 
-    Steps: Unicode NFKC (full-width ``６０％``/``（一）`` → ``60%``/``(一)``) and
-    lower-casing; jieba ``cut_for_search`` (words plus the shorter words inside long
+    Steps: Unicode NFKC (full-width ``６０％``/``（一）`` → ``60%``/``(一)``),
+    Traditional characters folded to Simplified (:func:`qa.script.fold`: jieba's
+    dictionary is Simplified) and lower-casing; jieba ``cut_for_search`` (words plus the shorter words inside long
     ones: ``生产总值`` → ``生产``, ``总值``, ``生产总值``), so a question that says 总值
     still matches; then tokens without a letter or digit (punctuation, spaces) and
     :data:`STOP_WORDS` are dropped. Numbers stay whole (``60.3``, ``6.2%``).
@@ -143,7 +146,7 @@ def tokenize(text: str) -> list[str]:
     Example: ``tokenize("2023年地区生产总值是多少？")`` →
     ``["2023", "年", "地区", "生产", "总值", "生产总值"]``.
     """
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = fold(unicodedata.normalize("NFKC", text)).lower()
     return [
         token
         for token in _segmenter().lcut_for_search(text)

@@ -73,7 +73,9 @@ class Question:
     """The analysis of one question.
 
     Attributes:
-        text: the cleaned question.
+        text: the cleaned question, as asked.
+        match_text: ``text`` folded to Simplified Chinese (:func:`qa.script.fold`),
+            what the patterns and the reader match against.
         answer_type: one of :data:`ANSWER_TYPES`.
         years: years named in the question (``2023年`` → 2023), in order.
         relative_year: offset of ``去年``/``今年``/``明年`` (-1/0/+1) against the
@@ -88,6 +90,7 @@ class Question:
     """
 
     text: str
+    match_text: str
     answer_type: str
     years: tuple[int, ...]
     relative_year: int | None
@@ -127,8 +130,12 @@ def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
     return text, notice
 
 
-def analyze(text: str) -> Question:
-    """Analyse a cleaned question (see :func:`clean_question`)."""
+def analyze(question: str) -> Question:
+    """Analyse a cleaned question (see :func:`clean_question`); Traditional Chinese
+    is folded to Simplified first."""
+    from qa.script import fold
+
+    text = fold(question)
     english = not _CJK.search(text)
     lower = text.lower()
     years = tuple(int(m.group(1)) for m in YEAR.finditer(text))
@@ -157,7 +164,8 @@ def analyze(text: str) -> Question:
     else:
         answer_type = "description"
     return Question(
-        text=text,
+        text=question,
+        match_text=text,
         answer_type=answer_type,
         years=years,
         relative_year=relative,

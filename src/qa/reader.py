@@ -43,6 +43,7 @@ from qa.documents import Document
 from qa.figures import Figure
 from qa.question import Question
 from qa.retrieval import Passage
+from qa.script import fold
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,10 @@ class Reader:
         self.documents = documents
         self.abstain_threshold = abstain_threshold
         self.embed = embed
-        self._texts = [chunk.text for chunk in chunks]
+        self._folded = {doc_id: folded for doc_id, doc in documents.items()
+                        if (folded := fold(doc.text)) != doc.text}
+        self._texts = [self._folded.get(c.doc_id, c.text)[c.start:c.end] if c.doc_id in self._folded
+                       else c.text for c in chunks]
         self._idf: dict[str, float] = {}
         self.n_chunks = max(1, len(chunks))
         self.figures_by_doc: dict[str, list[Figure]] = {}
@@ -257,7 +261,7 @@ class Reader:
         units = self.units(q)
         found: list[Candidate] = []
         for rank, passage in enumerate(passages):
-            doc = self.documents[passage.chunk.doc_id]
+            doc, passage = self._matching_view(passage)
             support = self.support(units, passage) * _rank_prior(rank)
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
@@ -275,6 +279,20 @@ class Reader:
         found.sort(key=lambda c: c.confidence, reverse=True)
         return found
 
+    def _matching_view(self, passage: Passage) -> tuple[Document, Passage]:
+        """The passage's document and the passage with Simplified text to match
+        against (the same objects when the document is Simplified already).
+        Offsets are unchanged; answers are sliced from the original text."""
+        doc = self.documents[passage.chunk.doc_id]
+        folded = self._folded.get(doc.id)
+        if folded is None:
+            return doc, passage
+        chunk = passage.chunk
+        chunk = dataclasses.replace(
+            chunk, text=folded[chunk.start:chunk.end],
+            sentences=tuple(dataclasses.replace(s, text=folded[s.start:s.end]) for s in chunk.sentences))
+        return dataclasses.replace(doc, text=folded), dataclasses.replace(passage, chunk=chunk)
+
     # -------------------------------------------------------------- candidates
     def _figures(self, q, units, passage, doc, support) -> list[Candidate]:
         out = []
@@ -283,7 +301,7 @@ class Reader:
         for fig in self.figures_in(passage.chunk):
             sentence = _sentence_at(passage.chunk, fig.start)
             closeness = self._closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
-            restated = _restated(q.text, doc.text, fig)
+            restated = _restated(q.match_text, doc.text, fig)
             fit = 0.25 * closeness + 0.3 * restated + 0.45 * _figure_type_fit(q, fig, years, pub_year)
             out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure"))
         return out
@@ -335,15 +353,15 @@ class Reader:
             "index_number": ("索引号",),
             "title": ("标题",),
         }
-        if re.search(r"机构|单位|谁|部门", q.text):
+        if re.search(r"机构|单位|谁|部门", q.match_text):
             key = "publisher"
-        elif "索引号" in q.text:
+        elif "索引号" in q.match_text:
             key = "index_number"
-        elif re.search(r"标题|题目|名称", q.text):
+        elif re.search(r"标题|题目|名称", q.match_text):
             key = "title"
         else:
             key = "date"
-        value = doc.metadata.get(key, "")
+        value = fold(doc.metadata.get(key, ""))
         if not value:
             return []
         for label in (m for name in labels[key] for m in re.finditer(name, doc.text)):
@@ -382,7 +400,7 @@ class Reader:
         """Dates in the passage, by closeness of the question words; only the year
         when the question asks which year (``哪一年``)."""
         out = []
-        year_only = bool(_YEAR_QUESTION.search(q.text))
+        year_only = bool(_YEAR_QUESTION.search(q.match_text))
         for m in _DATE.finditer(passage.chunk.text):
             start = passage.chunk.start + m.start()
             text = m.group(0).rstrip()
@@ -395,11 +413,11 @@ class Reader:
         return out
 
     def _aligned(self, q, passage, doc, support) -> list[Candidate]:
-        wh = _WH_SPAN.search(q.text)
+        wh = _WH_SPAN.search(q.match_text)
         if not wh:
             return []
-        left = _strip_time(q.text[:wh.start()])
-        right = re.sub(r"[呢吗呀?？。!！\s]+$", "", q.text[wh.end():])
+        left = _strip_time(q.match_text[:wh.start()])
+        right = re.sub(r"[呢吗呀?？。!！\s]+$", "", q.match_text[wh.end():])
         head = ""
         if wh.group(1).startswith("哪") and len(wh.group(1)) > 1 and right:
             import jieba
@@ -407,7 +425,7 @@ class Reader:
             words = jieba.lcut(right)
             if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
                 head, right = words[0], right[len(words[0]):]
-        name = any(w in q.text for w in NAME_WORDS)
+        name = any(w in q.match_text for w in NAME_WORDS)
         out = []
         for sentence in passage.chunk.sentences:
             span = _align(left, right, head, name, sentence)
