@@ -37,7 +37,7 @@ characters; multilingual-e5-small; a hit = the gold evidence span inside the chu
     bm25       raw      0.927  0.982  0.950
     bm25       history  0.945  0.982  0.959
     hybrid     raw      0.964  1.000  0.979     (score fusion, w_bm25 = 0.78)
-    hybrid     history  0.964  1.000  0.979
+    hybrid     history  0.964  1.000  0.979     (0.982 MRR with BM25 coordination, below)
 
 Why score fusion: dense alone is weak on figure questions (the gold chunk is
 ranked 11th–12th for some of them) while BM25 is right there, and BM25 cannot
@@ -223,7 +223,16 @@ class Retriever:
         return Ranking(ids[0][keep].astype(np.int64), scores[0][keep])
 
     def bm25_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for ``query``: ``(len(index),)`` float32 (0 = no shared token)."""
+        """BM25 score of every chunk for ``query``: ``(len(index),)`` float32 (0 = no shared token).
+
+        Each score is multiplied by the chunk's coordination: the IDF-weighted
+        share of the query's tokens it contains (the ``coord`` factor of
+        Lucene's classic similarity, weighted by IDF). A chunk that repeats the
+        common words of a question (工业, 增加值 twice) no longer outranks one
+        that has all of them, rare ones included (规上). Measured: gold set
+        hybrid MRR@10 0.979 → 0.982; with the eight extra documents hit@1 / hit@5
+        / MRR@10 0.800 / 0.909 / 0.849 → 0.818 / 0.927 / 0.870.
+        """
         return self._bm25(query)[0]
 
     def bm25_max(self, query: str) -> float:
@@ -248,7 +257,12 @@ class Retriever:
         top = float(self._idf[ids].sum()) + (len(tokens) - len(ids)) * self._idf_unseen
         if not ids:
             return np.zeros(len(self.index), dtype=np.float32), top
-        return np.asarray(bm25.get_scores_from_ids(ids), dtype=np.float32), top
+        scores = np.asarray(bm25.get_scores_from_ids(ids), dtype=np.float32)
+        indptr, indices = bm25.scores["indptr"], bm25.scores["indices"]
+        covered = np.zeros(len(self.index), dtype=np.float32)
+        for i in dict.fromkeys(ids):
+            covered[indices[indptr[i]:indptr[i + 1]]] += self._idf[i]
+        return scores * covered / top, top
 
     def bm25_ranking(self, scores: np.ndarray, depth: int, rows: np.ndarray | None = None) -> Ranking:
         """The top ``depth`` chunks with a positive BM25 score (``scores`` from :meth:`bm25_scores`)."""
