@@ -64,8 +64,12 @@ def _rows(a: dict, b: dict, prefix: str) -> list:
 
 
 def format_diff(a: dict, b: dict, label_a: str = "A", label_b: str = "B") -> str:
-    """A plain-text table of :func:`diff`: metric, A, B, signed difference, verdict."""
-    rows = diff(a, b)
+    """A plain-text table of :func:`diff`: metric, A, B, signed difference, verdict.
+
+    Overall metrics are all shown; per-type rows (``type/metric``) only where
+    the value changed, so the table stays readable.
+    """
+    rows = [r for r in diff(a, b) if "/" not in r[0] or r[3] is None or abs(r[3]) > 1e-12]
     width = max([len("metric"), *(len(r[0]) for r in rows)])
     lines = [f"A = {label_a}", f"B = {label_b}", ""]
     lines.append(f"{'metric':<{width}}  {'A':>9}  {'B':>9}  {'B - A':>9}")
