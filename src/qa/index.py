@@ -1,6 +1,6 @@
 """The persisted index: chunk store, FAISS dense index, BM25 index and manifest.
 
-OWNER: index helper. Contract:
+Public interface:
 
     tokenize(text) -> list[str]                       # BM25 tokens, chunks and queries alike
     Index.build(documents, encoder, settings, progress=True) -> Index

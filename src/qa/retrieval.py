@@ -1,6 +1,6 @@
 """Dense, BM25 and hybrid retrieval over an :class:`~qa.index.Index`.
 
-OWNER: index helper. Contract:
+Public interface:
 
     Retriever(index, encoder, settings)
     Retriever.search(query, k=None, retriever=None, doc_ids=None, query_vector=None)
