@@ -18,12 +18,11 @@ whose ``answer_start`` is -1 or does not point at its text is scored on text onl
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.documents import Document
+from qa.documents import Document, document_id
 
 #: ``type`` of gold rows that have none.
 UNTYPED = "untyped"
@@ -70,11 +69,6 @@ class EvalExample:
     def answerable(self) -> bool:
         """True when the question has at least one gold answer."""
         return bool(self.answers)
-
-
-def document_id(text: str) -> str:
-    """The :class:`~qa.documents.Document` id of ``text``: first 16 hex of its SHA-256."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _check_exists(path: Path) -> None:
