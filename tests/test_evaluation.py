@@ -12,11 +12,10 @@ import json
 import pytest
 
 from qa.chunking import Chunk
-from qa.documents import Document
+from qa.documents import Document, document_id
 from qa.evaluation import DatasetError, evaluate, load_dataset, squad_documents, summarize
 from qa.evaluation.cli import main
 from qa.evaluation.compare import diff, format_diff
-from qa.evaluation.datasets import document_id
 from qa.evaluation.report import write_json
 from qa.reader import Answer, Citation
 from qa.retrieval import Passage
