@@ -239,21 +239,8 @@ def _add_search_command(subparsers) -> None:
 
 
 def passage_to_dict(rank: int, passage, title: str) -> dict:
-    """A :class:`~qa.retrieval.Passage` as plain JSON-ready data (offsets: characters, half-open)."""
-    chunk = passage.chunk
-    return {
-        "rank": rank,
-        "score": passage.score,
-        "scores": passage.scores,
-        "ranks": passage.ranks,
-        "chunk_id": chunk.id,
-        "doc_id": chunk.doc_id,
-        "title": title,
-        "section_path": list(chunk.section_path),
-        "start": chunk.start,
-        "end": chunk.end,
-        "text": chunk.text,
-    }
+    """A :class:`~qa.retrieval.Passage` as JSON-ready data with its rank and document title."""
+    return {"rank": rank, "title": title, **passage.to_dict()}
 
 
 def _run_search(args: argparse.Namespace) -> int:

@@ -111,14 +111,7 @@ class Answer:
             "alternatives": [a.to_dict(with_passages=False) for a in self.alternatives],
         }
         if with_passages:
-            out["passages"] = [
-                {"chunk_id": p.chunk.id, "doc_id": p.chunk.doc_id,
-                 "section_path": list(p.chunk.section_path), "paragraph": p.chunk.paragraph,
-                 "start": p.chunk.start, "end": p.chunk.end, "score": round(float(p.score), 4),
-                 "scores": {k: round(float(v), 4) for k, v in p.scores.items()},
-                 "ranks": dict(p.ranks), "text": p.chunk.text}
-                for p in self.passages
-            ]
+            out["passages"] = [p.to_dict() for p in self.passages]
         return out
 
 

@@ -122,6 +122,22 @@ class Passage:
     scores: dict[str, float] = field(default_factory=dict)
     ranks: dict[str, int] = field(default_factory=dict)
 
+    def to_dict(self) -> dict:
+        """JSON-ready dict, written out field by field (offsets: characters, half-open)."""
+        chunk = self.chunk
+        return {
+            "chunk_id": chunk.id,
+            "doc_id": chunk.doc_id,
+            "section_path": list(chunk.section_path),
+            "paragraph": chunk.paragraph,
+            "start": chunk.start,
+            "end": chunk.end,
+            "score": float(self.score),
+            "scores": {name: float(v) for name, v in self.scores.items()},
+            "ranks": {name: int(r) for name, r in self.ranks.items()},
+            "text": chunk.text,
+        }
+
 
 @dataclass(frozen=True)
 class Ranking:
