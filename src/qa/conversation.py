@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.question import RELATIVE_YEARS, YEAR, content_terms
+from qa.question import TIME_WORDS, content_terms
 
 _LEAD = re.compile(r"^(?:那么|那|还有|另外|然后|而|and|what about|how about)\s*", re.I)
 _TAIL = re.compile(r"[呢吗呀啊]?[?？。.!！\s]*$")
@@ -20,7 +20,6 @@ _ASK = re.compile(r"多少|几|哪|什么|谁|何时|如何|怎么|怎样|为什
 #: Words that ask about another aspect of the same topic (appended, not substituted).
 ASPECT_WORDS = ("增长目标", "目标", "计划", "增速", "增幅", "增长", "同比", "变化", "占比", "比重", "完成情况")
 _PRONOUN = re.compile(r"^(?:它|其|该|这个|那个|这项|此)")
-_TIME = re.compile("|".join([YEAR.pattern, *RELATIVE_YEARS]))
 _TOPIC_AFTER_WH = re.compile(r"(?:多少|几)(?:个|家|件|次|名|项|场|部|条|起|所|户|座|人次|人)?([\u4e00-\u9fff]{2,8})")
 _TOPIC_BEFORE_WH = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|有|为|达到|达)?(?:多少|几|哪|什么)")
 _QUESTION_TAIL = re.compile(r"(?:是|有|为|达到|达)?(?:多少|几)[^，。？?]*[?？]?$")
@@ -45,8 +44,8 @@ def rewrite(question: str, history: Sequence[str]) -> str:
         return question
     previous = rewrite(history[-1], history[:-1])
     core = _core(question)
-    years = [m.group(0) for m in _TIME.finditer(core)]
-    rest = _PRONOUN.sub("", _TIME.sub("", core)).strip("的 ")
+    years = [m.group(0) for m in TIME_WORDS.finditer(core)]
+    rest = _PRONOUN.sub("", TIME_WORDS.sub("", core)).strip("的 ")
     base = previous
     if years:
         base = _replace_years(base, years[0])
@@ -70,14 +69,14 @@ def _core(question: str) -> str:
 
 
 def _replace_years(text: str, year: str) -> str:
-    if _TIME.search(text):
-        return _TIME.sub(year, text, count=1)
+    if TIME_WORDS.search(text):
+        return TIME_WORDS.sub(year, text, count=1)
     return f"{year}{'' if year.endswith('年') else '年'}{text}"
 
 
 def _topic(question: str) -> str:
     """The thing asked about: the words after ``多少个`` or before ``是多少``."""
-    core = _TIME.sub("", _core(question))
+    core = TIME_WORDS.sub("", _core(question))
     match = _TOPIC_AFTER_WH.search(core)
     if match:
         return match.group(1)

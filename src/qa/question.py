@@ -24,6 +24,10 @@ YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年(?!代))?(?!\d)")
 RELATIVE_YEARS = {"前年": -2, "去年": -1, "上一年": -1, "上年": -1, "今年": 0, "本年": 0,
                   "当年": 0, "明年": 1, "下一年": 1}
 RELATIVE_YEARS_EN = {"last year": -1, "this year": 0, "next year": 1}
+#: A year (``2023年``) or a relative year (``去年``, ``last year``).
+TIME_WORDS = re.compile(
+    "|".join([YEAR.pattern, *map(re.escape, RELATIVE_YEARS), *map(re.escape, RELATIVE_YEARS_EN)]), re.I
+)
 
 # Question phrases (removed from the content terms). Longest first.
 _WH = sorted(
@@ -204,9 +208,7 @@ def _ordinal_value(token: str) -> int:
 def strip_question_words(text: str) -> str:
     """``text`` with years, relative years, question words (+ measure word) and
     punctuation replaced by spaces, so the remaining runs are content."""
-    out = YEAR.sub(" ", text)
-    for word in (*RELATIVE_YEARS, *RELATIVE_YEARS_EN):
-        out = out.replace(word, " ")
+    out = TIME_WORDS.sub(" ", text)
     out = re.sub(rf"(?:多少|几)(?:{_MEASURE})?", " ", out)
     for word in _WH:
         out = out.replace(word, " ")

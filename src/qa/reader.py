@@ -41,7 +41,7 @@ import numpy as np
 from qa.chunking import Chunk, Sentence
 from qa.documents import Document
 from qa.figures import Figure
-from qa.question import Question
+from qa.question import TIME_WORDS, Question
 from qa.retrieval import Passage
 from qa.script import fold
 
@@ -601,12 +601,7 @@ def _clause(text: str, start: int, end: int) -> str:
 
 
 def _strip_time(text: str) -> str:
-    from qa.question import RELATIVE_YEARS, YEAR
-
-    text = YEAR.sub("", text)
-    for word in RELATIVE_YEARS:
-        text = text.replace(word, "")
-    return text.strip()
+    return TIME_WORDS.sub("", text).strip()
 
 
 def _find_anchor(pattern: str, text: str, suffix: bool, lo: int = 0) -> tuple[int, int, int]:
