@@ -196,7 +196,7 @@ RATE_UNITS = frozenset(UNITS["rate"])
 COUNTER_UNITS = frozenset(UNITS["count"] + UNITS["people"] + UNITS["events"])
 
 #: Qualifiers between the number and the unit, or after a magnitude.
-INNER_QUALIFIERS = ("余", "多")
+INNER_QUALIFIERS = "余多"
 #: Qualifiers after the unit (part of ``text``).
 POST_QUALIFIERS = ("以上", "以下", "以内", "左右")
 #: Qualifiers just before the number (not part of ``text``).
@@ -263,7 +263,7 @@ def _alt(words: Iterable[str]) -> str:
 
 _ALL_BASE = tuple(u for units in UNITS.values() for u in units)
 _TAIL_RE = re.compile(
-    rf"(?P<q1>[余多])?(?P<mag>{_alt(MAGNITUDES)})?(?P<q2>[余多])?"
+    rf"(?P<q1>[{INNER_QUALIFIERS}])?(?P<mag>{_alt(MAGNITUDES)})?(?P<q2>[{INNER_QUALIFIERS}])?"
     rf"(?P<base>{_alt(_ALL_BASE)})?(?:/(?P<per>{_alt(_ALL_BASE)}))?"
     rf"(?P<q3>{_alt(POST_QUALIFIERS)})?"
 )

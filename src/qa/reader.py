@@ -624,9 +624,9 @@ def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
     text = sentence.text
     right_core = right.lstrip("的了是")
     ls, le, lmatch = _find_anchor(left, text, suffix=True) if len(left) >= 2 else (-1, -1, 0)
-    rs, re_, rmatch = _find_anchor(right_core, text, suffix=False, lo=max(le, 0)) if len(right_core) >= 2 else (-1, -1, 0)
+    rs, _, rmatch = _find_anchor(right_core, text, suffix=False, lo=max(le, 0)) if len(right_core) >= 2 else (-1, -1, 0)
     if head and rs < 0:
-        rs, re_, rmatch = _find_anchor(head + right_core, text, suffix=False, lo=max(le, 0))
+        rs, _, rmatch = _find_anchor(head + right_core, text, suffix=False, lo=max(le, 0))
         rs = rs + len(head) if rs >= 0 and text.startswith(head, rs) else rs
     denominator = max(1, len(left) + len(right_core))
     share = (lmatch + rmatch) / denominator
