@@ -96,3 +96,24 @@ def test_punctuation_only_and_contentless_questions_abstain(assistant):
     assert assistant.ask("？").notice == "请输入问题。"
     answer = assistant.ask("是多少？")
     assert answer.abstained and answer.text == ""
+
+
+def test_added_document_is_searchable_after_earlier_questions(tmp_path, encoder):
+    """BM25 statistics cached by the retriever follow the index when documents are added."""
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+    from qa.retrieval import Retriever
+
+    doc = tmp_path / "parking.md"
+    doc.write_text("# 西岭街道2024年停车改造通知\n\n2024年西岭街道新增公共停车位300个，"
+                   "主要分布在三个老旧小区。\n", encoding="utf-8")
+    assistant = Assistant(Settings.from_env(index_dir=tmp_path / "index"), encoder=encoder)
+    assistant.warm_up(progress=False)
+    assert assistant.ask("2023年新增了多少个托位？").text == "124个"
+    vocabulary = len(assistant.index.bm25.vocab_dict)
+    assert len(assistant.add_files([doc])) == 1
+    assert len(assistant.index.bm25.vocab_dict) > vocabulary
+    assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text == "300个"
+    fresh = Retriever(assistant.index, encoder, assistant.settings)
+    question = "西岭街道公共停车位"
+    assert assistant.retriever.bm25_max(question) == pytest.approx(fresh.bm25_max(question))

@@ -219,6 +219,7 @@ class Retriever:
         self.settings = settings
         self._idf: np.ndarray | None = None  # IDF per BM25 token id, computed on first use
         self._idf_unseen = 0.0
+        self._idf_of = None  # the BM25 model _idf was computed from (index.add replaces it)
 
     # ---- the two base rankings
 
@@ -263,7 +264,8 @@ class Retriever:
 
     def _bm25(self, query: str) -> tuple[np.ndarray, float]:
         bm25 = self.index.bm25
-        if self._idf is None:
+        if self._idf_of is not bm25:
+            self._idf_of = bm25
             n_docs = int(bm25.scores["num_docs"])
             df = np.diff(np.asarray(bm25.scores["indptr"]))  # CSC: one column per token id
             self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
