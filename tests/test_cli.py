@@ -41,7 +41,8 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("argv", [["--help"], ["index", "--help"], ["index", "build", "--help"],
                                   ["index", "add", "--help"], ["index", "info", "--help"],
-                                  ["search", "--help"]])
+                                  ["search", "--help"], ["reader", "train", "--help"],
+                                  ["reader", "info", "--help"]])
 def test_help_everywhere(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
@@ -138,3 +139,11 @@ def test_index_add_of_a_missing_file_fails_fast(tmp_path, capsys):
 
     assert main(["index", "add", str(tmp_path / "nope.html"), "--index", str(tmp_path)]) == 2
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_reader_commands_report_missing_files(tmp_path, capsys):
+    code, _, err = run(capsys, "reader", "info", "--adapter", str(tmp_path))
+    assert code == 2 and "no reader adapter" in err
+    code, _, err = run(capsys, "reader", "train", "--data", str(tmp_path / "none.json"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "training data not found" in err
+    assert not (tmp_path / "o").exists()

@@ -117,3 +117,15 @@ def test_added_document_is_searchable_after_earlier_questions(tmp_path, encoder)
     fresh = Retriever(assistant.index, encoder, assistant.settings)
     question = "西岭街道公共停车位"
     assert assistant.retriever.bm25_max(question) == pytest.approx(fresh.bm25_max(question))
+
+
+def test_missing_reader_adapter_falls_back_to_the_rules_with_a_message(assistant, tmp_path, capsys):
+    from qa.pipeline import Assistant
+
+    settings = assistant.settings.replace(reader="neural", reader_adapter=tmp_path / "no-adapter")
+    fallback = Assistant(settings, index=assistant.index, encoder=assistant.encoder).warm_up(progress=False)
+    assert fallback.reader_kind == "rules"
+    assert "no reader adapter" in fallback.reader_warning
+    assert "using the rule-based reader" in capsys.readouterr().err
+    assert fallback.ask("2023年新增了多少个托位？").text == "124个"
+    assert fallback.use_reader("neural") == "rules"

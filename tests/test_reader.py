@@ -116,3 +116,57 @@ def test_traditional_document_answers_are_sliced_from_the_original_text():
     assert doc.text[answer.citation.start:answer.citation.end] == answer.text
     figure = ask(reader, passages, "2023年新增了多少个托育驿站？")  # asked in Simplified
     assert figure.text == "4家"
+
+
+# ------------------------------------------------------------- neural span candidates
+def neural_reader(text: str, proposals: dict[str, tuple[str, float]]):
+    """A reader whose span proposer answers each passage containing a key of
+    ``proposals`` with that key's span text and probability."""
+    from qa.span_model import SpanPrediction
+
+    def spans(question, contexts):
+        out = []
+        for context in contexts:
+            hit = next(((s, p) for s, p in proposals.items() if s in context), None)
+            if hit is None:
+                out.append(None)
+                continue
+            start = context.index(hit[0])
+            out.append(SpanPrediction(start, start + len(hit[0]), 5.0, -2.0, hit[1]))
+        return out
+
+    doc, reader, passages = make_reader(text)
+    reader.spans = spans
+    return doc, reader, passages
+
+
+def test_confident_neural_span_beats_a_rule_sentence_and_is_cited_exactly():
+    text = "一、民生\n街道启动老旧小区改造,原因是管网老化严重,居民反映强烈。\n"
+    doc, reader, passages = neural_reader(text, {"管网老化严重": 0.95})
+    answer = ask(reader, passages, "为什么启动老旧小区改造？")
+    assert answer.text == "管网老化严重"
+    assert doc.text[answer.citation.start:answer.citation.end] == "管网老化严重"
+
+
+def test_neural_span_edges_lose_stray_punctuation_but_keep_balanced_quotes():
+    from qa.reader import _trim_punctuation
+
+    text = "他主演了《飞狐外传》。“巴士系数”一词常见,德祐二年（1276年）,"
+    for raw, want in [("《飞狐外传》。", "《飞狐外传》"), ("。“巴士系数”一词", "“巴士系数”一词"),
+                      ("德祐二年（1276年）,", "德祐二年（1276年）"), ("》。“巴士", "巴士"), ("（1276", "1276")]:
+        start = text.index(raw)
+        s, e = _trim_punctuation(text, start, start + len(raw))
+        assert text[s:e] == want
+
+
+def test_quantity_question_keeps_the_figure_when_the_neural_span_overlaps_it():
+    # the neural span "124" lacks the unit; the figure 124个 it confirms is the answer
+    doc, reader, passages = neural_reader(REPORT, {"124": 0.9})
+    answer = ask(reader, passages, "2023年新增了多少个托位？")
+    assert answer.text == "124个"
+    assert doc.text[answer.citation.start:answer.citation.end] == "124个"
+
+
+def test_without_a_neural_proposal_the_rules_answer():
+    _, reader, passages = neural_reader(REPORT, {})
+    assert ask(reader, passages, "商会企业与哪个村结对共建？").text == "盐源县拦河村"

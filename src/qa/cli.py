@@ -424,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figures_command(subparsers)
     _add_model_command(subparsers)
     from qa.evaluation.cli import add_parser as _add_eval_command
+    from qa.reader_cli import add_parser as _add_reader_command
+
+    _add_reader_command(subparsers)
 
     _add_eval_command(subparsers)
     return parser

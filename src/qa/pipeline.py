@@ -50,6 +50,11 @@ class Assistant:
         self._figures: list[Figure] = []
         self._query_cache: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._span_model = None
+        #: The reader in use: ``settings.reader``, or ``rules`` when the neural one cannot load.
+        self.reader_kind = self.settings.reader
+        #: Why the neural reader is not in use ("" when it is, or was not asked for).
+        self.reader_warning = ""
 
     # ----------------------------------------------------------------- set-up
     def warm_up(self, progress: bool = True) -> Assistant:
@@ -97,13 +102,46 @@ class Assistant:
             fig for doc_id, chunks in by_doc.items()
             for fig in extract_figures(self.index.documents[doc_id], chunks)
         ]
+        span_model = self._load_span_model() if self.settings.reader == "neural" else None
         self.reader = Reader(
             self.index.documents,
             self.index.chunks,
             self._figures,
             self.settings.abstain_threshold,
             embed=lambda texts: self.encoder.encode_queries(texts),
+            spans=span_model.predict if span_model is not None else None,
+            span_passages=self.settings.span_passages,
         )
+
+    def use_reader(self, kind: str) -> str:
+        """Switch to the ``rules`` or ``neural`` reader (the index stays loaded).
+
+        Returns the reader now in use: ``rules`` when the neural one cannot load
+        (see :attr:`reader_warning`). Raises ``ValueError`` for an unknown kind.
+        """
+        self.settings = self.settings.replace(reader=kind)
+        self.reader_kind = kind if kind == "rules" or not self.reader_warning else "rules"
+        if self.reader is not None:
+            self._refresh_reader()
+        return self.reader_kind
+
+    def _load_span_model(self):
+        """The neural span reader, or None (with :attr:`reader_warning` set and a
+        message on stderr) when its adapter is missing, unreadable or made for
+        another base model: the rule-based reader then answers alone."""
+        from qa.span_model import AdapterError, SpanModel
+
+        if self._span_model is None and not self.reader_warning:
+            try:
+                if self.encoder.path is None:
+                    raise AdapterError(f"the encoder {self.encoder.name!r} has no local files to load a reader on")
+                self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
+                                             base_fingerprint=self.encoder.fingerprint)
+            except AdapterError as exc:
+                self.reader_kind = "rules"
+                self.reader_warning = f"neural reader unavailable ({exc}); using the rule-based reader"
+                print(f"qa: warning: {self.reader_warning}", file=sys.stderr)
+        return self._span_model
 
     # -------------------------------------------------------------- answering
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:

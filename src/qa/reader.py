@@ -125,7 +125,7 @@ class Candidate:
     sentence: Sentence
     fit: float  # how well the span fits the question, in [0, 1]
     support: float  # how much of the question its passage covers, in [0, 1]
-    kind: str  # figure | span | item | date | meta | sentence
+    kind: str  # figure | span | item | date | meta | sentence | neural
 
     @property
     def confidence(self) -> float:
@@ -157,6 +157,11 @@ class Reader:
         abstain_threshold: confidence below which the reader abstains.
         embed: optional ``texts -> (n, d) float32`` L2-normalised encoder used
             only for questions with no Chinese words to match (cross-lingual).
+        spans: optional neural span proposer, ``(question, contexts) -> [SpanPrediction | None]``
+            with offsets into each context (:meth:`qa.span_model.SpanModel.predict`);
+            its best span in each of the top ``span_passages`` passages becomes a
+            candidate (``kind="neural"``).
+        span_passages: how many of the best passages the span proposer reads.
     """
 
     def __init__(
@@ -166,8 +171,12 @@ class Reader:
         figures: Sequence[Figure],
         abstain_threshold: float,
         embed: Callable[[list[str]], np.ndarray] | None = None,
+        spans: Callable[[str, list[str]], list] | None = None,
+        span_passages: int = 3,
     ) -> None:
         self.documents = documents
+        self.spans = spans
+        self.span_passages = span_passages
         self.abstain_threshold = abstain_threshold
         self.embed = embed
         self._folded = {doc_id: folded for doc_id, doc in documents.items()
@@ -253,9 +262,11 @@ class Reader:
         """All scored candidates, best first."""
         units = self.units(q)
         found: list[Candidate] = []
-        for rank, passage in enumerate(passages):
-            doc, passage = self._matching_view(passage)
-            support = self.support(units, passage) * _rank_prior(rank)
+        views = [self._matching_view(p) for p in passages]
+        supports = [self.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
+        n = self.span_passages
+        neural = self._neural(q, views[:n], supports[:n]) if self.spans else []
+        for (doc, passage), support in zip(views, supports, strict=True):
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
             if q.answer_type == "quantity":
@@ -267,6 +278,8 @@ class Reader:
             if q.answer_type in ("list", "entity", "description", "date", "ordinal"):
                 found += self._aligned(q, passage, doc, support)
             found += self._sentences(q, units, passage, doc, support)
+        if neural:
+            found = _agree(found, neural, q.answer_type == "quantity")
         if q.english and self.embed is not None and found:
             found = self._rerank_semantic(q, found)
         found.sort(key=lambda c: c.confidence, reverse=True)
@@ -446,6 +459,27 @@ class Reader:
             out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "sentence"))
         return out
 
+    def _neural(self, q: Question, views, supports) -> list[Candidate]:
+        """The span proposer's best span in each passage (read in its Simplified view).
+
+        Fit is the span's probability against the window's other spans and the
+        no-answer option (``SpanPrediction.probability``); for quantity questions
+        it is scaled by 0.8, so that a figure whose unit and period agree with
+        the question wins over a bare neural span of equal weight.
+        """
+        predictions = self.spans(q.text, [p.chunk.text for _, p in views])
+        out = []
+        for (doc, passage), support, pred in zip(views, supports, predictions, strict=True):
+            if pred is None:
+                continue
+            chunk = passage.chunk
+            start, end = _trim_punctuation(doc.text, chunk.start + pred.start, chunk.start + pred.end)
+            if start >= end:
+                continue
+            fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
+            out.append(Candidate(chunk, start, end, _sentence_at(chunk, start), fit, support, "neural"))
+        return out
+
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
         """For questions without Chinese words: fit from the encoder's similarity
         between the question and each candidate's clause (computed on demand).
@@ -486,6 +520,49 @@ class Reader:
 
 
 # --------------------------------------------------------------------- helpers
+_OPENERS, _CLOSERS = "（(【[「『《“‘〈", "）)】]」』》”’〉"
+_PUNCTUATION = "，,。.、；;：:！!？?…—·"
+
+
+def _trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a neural span past white space, edge punctuation and unbalanced
+    brackets or quotes. The reader's tokens can straddle a character boundary
+    (``》。``, ``。“``), so a span may begin or end with a stray mark; a
+    balanced pair (``《飞狐外传》``, ``（1276年）``) is kept."""
+    while start < end:
+        c, last = text[start], text[end - 1]
+        if c.isspace() or c in _PUNCTUATION or c in _CLOSERS:
+            start += 1
+        elif last.isspace() or last in _PUNCTUATION or last in _OPENERS:
+            end -= 1
+        elif c in _OPENERS and _CLOSERS[_OPENERS.index(c)] not in text[start + 1:end]:
+            start += 1
+        elif last in _CLOSERS and _OPENERS[_CLOSERS.index(last)] not in text[start:end - 1]:
+            end -= 1
+        else:
+            break
+    return start, end
+
+
+def _agree(found: list[Candidate], neural: list[Candidate], quantity: bool) -> list[Candidate]:
+    """Merge neural candidates into the rule candidates.
+
+    For quantity questions a figure that overlaps a neural span is confirmed by
+    it: its fit becomes at least the span's unscaled probability, and the figure
+    (whose unit and period were checked) stands in for the span. Every other
+    neural span competes on its own fit.
+    """
+    out = list(found)
+    for cand in neural:
+        overlapping = [i for i, c in enumerate(out) if quantity and c.kind == "figure"
+                       and c.chunk.doc_id == cand.chunk.doc_id and c.start < cand.end and cand.start < c.end]
+        for i in overlapping:
+            out[i] = dataclasses.replace(out[i], fit=max(out[i].fit, cand.fit / 0.8))
+        if not overlapping:
+            out.append(cand)
+    return out
+
+
 _CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
 

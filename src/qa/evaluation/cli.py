@@ -40,6 +40,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="open",
         help="open: retrieve over all documents; reader: only the gold document (default open)",
     )
+    parser.add_argument(
+        "--reader",
+        choices=("rules", "neural", "both"),
+        default="both",
+        help="reader(s) to evaluate; both: run each over the same index and report them "
+             "side by side, the rest of the report for the configured default (default both)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
     parser.add_argument("--out", type=Path, help="write report.md, questions.csv and plots here")
     parser.add_argument("--json", type=Path, dest="json_path", help="write the JSON summary here")
@@ -148,20 +155,28 @@ def _evaluate(args: argparse.Namespace) -> int:
                                          cache=args.index if squad else None)
     setup_s = time.perf_counter() - setup_started
     curves = RETRIEVERS if args.out else ()
-    results = evaluate(
-        assistant,
-        examples,
-        mode=args.mode,
-        retriever=settings.retriever,
-        curve_retrievers=curves,
-        progress=not args.no_progress,
-    )
-    summary = report.summarize(
-        results,
+    kinds = ["rules", "neural"] if args.reader == "both" else [args.reader]
+    runs: dict[str, list] = {}
+    for kind in kinds:
+        if assistant.use_reader(kind) != kind:
+            print(f"qa: warning: {assistant.reader_warning}; not evaluated", file=sys.stderr)
+            continue
+        runs[kind] = evaluate(
+            assistant,
+            examples,
+            mode=args.mode,
+            retriever=settings.retriever,
+            curve_retrievers=curves,
+            progress=not args.no_progress,
+        )
+    primary = settings.reader if settings.reader in runs else next(iter(runs))
+    results = runs[primary]
+    meta = dict(
         dataset=str(args.dataset),
         format="squad" if squad else "gold",
         mode=args.mode,
         retriever=settings.retriever,
+        reader=primary,
         model=settings.model,
         index=(str(args.index) if args.index else None) if squad else str(settings.index_dir),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -169,6 +184,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         setup_s=round(setup_s, 1),
         wall_s=None,
     )
+    summary = report.summarize(results, **meta)
+    if len(runs) > 1:
+        summary["readers"] = report.reader_table({k: report.summarize(r, **meta) for k, r in runs.items()})
     summary["wall_s"] = round(time.perf_counter() - started, 1)
     if args.json_path:
         report.write_json(summary, args.json_path)
@@ -199,7 +217,17 @@ def _brief(summary: dict) -> str:
     head = (f"{summary['n']} questions ({summary['answerable']} answerable, "
             f"{summary['unanswerable']} unanswerable), mode {summary['mode']}, "
             f"retriever {summary['retriever']}, {summary['wall_s']} s")  # fmt: skip
-    return head + "\n" + "\n".join(f"  {k:<18} {fmt(k, summary.get(k))}" for k in keys)
+    readers = summary.get("readers")
+    if not readers:
+        head += f", reader {summary.get('reader')}"
+        return head + "\n" + "\n".join(f"  {k:<18} {fmt(k, summary.get(k))}" for k in keys)
+    names = list(readers)
+    lines = [head, f"  {'':<18} " + " ".join(f"{n:>9}" for n in names)]
+    for k in keys:
+        values = [readers[n].get(k) if k in readers[n] else (summary.get(k) if n == summary["reader"] else None)
+                  for n in names]
+        lines.append(f"  {k:<18} " + " ".join(f"{fmt(k, v):>9}" for v in values))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,16 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Metrics shown for each reader when one run evaluates several (``qa eval --reader both``).
+READER_COLUMNS = ("em", "f1", "citation_exact", "abstain_precision", "abstain_recall",
+                  "latency_ms_p50", "latency_ms_p95")
+
+
+def reader_table(summaries: dict[str, dict]) -> dict[str, dict]:
+    """reader name → its :data:`READER_COLUMNS` metrics, from full summaries."""
+    return {name: {k: s.get(k) for k in READER_COLUMNS} for name, s in summaries.items()}
+
+
 def group_metrics(results: Sequence[QuestionResult]) -> dict:
     """The metrics of :data:`METRICS` (and counts) over ``results``."""
     answerable = [r for r in results if r.example.answerable]
@@ -188,7 +198,7 @@ TYPE_COLUMNS = (
 def markdown(summary: dict, results: Sequence[QuestionResult], plots: Sequence[str] = ()) -> str:
     """The Markdown report: run details, summary table, per-type table, plots, failures."""
     lines = ["# qa evaluation report", ""]
-    for key in ("dataset", "mode", "retriever", "model", "index", "created", "setup_s", "wall_s"):
+    for key in ("dataset", "mode", "retriever", "reader", "model", "index", "created", "setup_s", "wall_s"):
         if summary.get(key) is not None:
             lines.append(f"- **{key}**: {summary[key]}")
     lines += [
@@ -206,6 +216,13 @@ def markdown(summary: dict, results: Sequence[QuestionResult], plots: Sequence[s
     ]
     for name, (definition, source) in METRICS.items():
         lines.append(f"| {name} | {fmt(name, summary.get(name))} | {definition} | {source} |")
+    readers = summary.get("readers") or {}
+    if readers:
+        lines += ["", f"## Readers side by side (the rest of this report: {summary.get('reader')})", "",
+                  "| reader | " + " | ".join(READER_COLUMNS) + " |",
+                  "|---|" + "---:|" * len(READER_COLUMNS)]
+        for name, row in readers.items():
+            lines.append(f"| {name} | " + " | ".join(fmt(k, row.get(k)) for k in READER_COLUMNS) + " |")
     lines += ["", "## By question type", "", "| type | " + " | ".join(TYPE_COLUMNS) + " |"]
     lines.append("|---|" + "---:|" * len(TYPE_COLUMNS))
     for kind, group in summary["by_type"].items():

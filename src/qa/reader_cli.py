@@ -1,0 +1,80 @@
+"""``qa reader``: train and describe the neural span reader's adapter."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    """Register ``qa reader train`` and ``qa reader info``."""
+    from qa.reader_training import TrainingOptions
+
+    defaults = TrainingOptions()
+    reader = subparsers.add_parser(
+        "reader", help="train or describe the neural span reader",
+        description="The neural reader is multilingual-e5-small with a start/end head; "
+                    "only its top layers and the head are trained, and they ship as a "
+                    "small adapter loaded on top of the base model.")
+    commands = reader.add_subparsers(dest="reader_command", metavar="ACTION", required=True)
+    train = commands.add_parser(
+        "train", help="fine-tune a reader adapter on SQuAD-format data (CMRC 2018 train)",
+        description="Fine-tune the top layers of the base encoder and a span head. Writes "
+                    "OUT/adapter (adapter.safetensors + adapter_config.json), OUT/checkpoint.pt "
+                    "(resumable: rerun the same command) and OUT/train_log.jsonl (loss, dev EM/F1).")
+    train.add_argument("--data", required=True, help="SQuAD-format training JSON, e.g. "
+                       "../shared/data/cmrc2018-train/cmrc2018_train.json")
+    train.add_argument("--out", required=True, help="run directory (created; resumed if it has a checkpoint)")
+    train.add_argument("--dev", help="SQuAD-format dev JSON measured during training (EM/F1 in the log)")
+    train.add_argument("--layers", type=int, default=defaults.trained_layers,
+                       help=f"top transformer layers to train (default {defaults.trained_layers} of 12)")
+    train.add_argument("--epochs", type=float, default=defaults.epochs, help=f"default {defaults.epochs}")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default {defaults.batch_size}")
+    train.add_argument("--lr", type=float, default=defaults.learning_rate, help=f"peak learning rate (default {defaults.learning_rate})")
+    train.add_argument("--max-length", type=int, default=defaults.max_length, help=f"window tokens (default {defaults.max_length})")
+    train.add_argument("--stride", type=int, default=defaults.stride, help=f"window overlap tokens (default {defaults.stride})")
+    train.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
+    train.add_argument("--max-examples", type=int, help="train on the first N questions only (a quick trial)")
+    train.set_defaults(func=_run_train)
+    info = commands.add_parser("info", help="describe an adapter (default: the shipped one)")
+    info.add_argument("--adapter", help="adapter directory (default: the one shipped in the package)")
+    info.set_defaults(func=_run_info)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_MODEL, Settings
+    from qa.embedding import model_fingerprint
+    from qa.model_build import build_model
+    from qa.reader_training import TrainingOptions, train
+
+    settings = Settings.from_env()
+    if settings.model != DEFAULT_MODEL:
+        raise ValueError("the reader adapter is trained on the default encoder only; unset QA_MODEL")
+    if not Path(args.data).is_file():
+        raise FileNotFoundError(f"training data not found: {args.data}")
+    if args.dev and not Path(args.dev).is_file():
+        raise FileNotFoundError(f"dev data not found: {args.dev}")
+    model_path = build_model(settings.home)
+    options = TrainingOptions(
+        trained_layers=args.layers, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, max_length=args.max_length, stride=args.stride, seed=args.seed,
+        max_examples=args.max_examples)
+    command = "qa " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    adapter = train(args.data, args.out, model_path, DEFAULT_MODEL, model_fingerprint(model_path),
+                    options, dev_path=args.dev, command=command)
+    print(adapter)
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_ADAPTER_DIR
+    from qa.span_model import AdapterConfig, adapter_digest
+
+    directory = Path(args.adapter) if args.adapter else DEFAULT_ADAPTER_DIR
+    config = AdapterConfig.load(directory)
+    info = {"adapter": str(directory), "sha256": adapter_digest(directory), **config.__dict__}
+    print(json.dumps(info, ensure_ascii=False, indent=2, default=list))
+    return 0
