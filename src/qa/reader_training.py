@@ -165,7 +165,7 @@ def train(
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     # No attention-probability dropout: on a CPU it triples the cost of a trained
     # layer's forward pass (and forces the unfused attention path); hidden dropout stays.
-    encoder = AutoModel.from_pretrained(str(model_path), dtype=torch.float32, add_pooling_layer=False,
+    encoder = AutoModel.from_pretrained(str(model_path), dtype=torch.float32,
                                         attention_probs_dropout_prob=0.0)
     n_layers = encoder.config.num_hidden_layers
     if not 1 <= options.trained_layers <= n_layers:

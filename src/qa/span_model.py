@@ -111,7 +111,15 @@ class SpanPrediction:
     ``start``/``end`` are characters into the passage text (half-open);
     ``score`` is ``start_logit + end_logit``, ``null_score`` the no-answer score
     of the window the span came from, and ``probability`` the softmax weight of
-    the span among the window's candidate spans and the no-answer option.
+    the span among the window's candidate spans (how sure the reader is of the
+    span, given that the window answers the question).
+
+    The no-answer score is reported but not folded into ``probability``: the
+    shipped adapter was trained on whole CMRC paragraphs, where the windows
+    without the answer are mostly the short tail windows of long paragraphs, so
+    its no-answer score rises on any short passage (a 200-character chunk that
+    holds the answer still scores ``null > span``). Whether a passage answers at
+    all is left to the reader's support and calibrated threshold.
     """
 
     start: int
@@ -254,8 +262,11 @@ class SpanModel:
             raise AdapterError(f"no reader adapter at {self.adapter_dir} ({ADAPTER_WEIGHTS} missing)") from exc
         except Exception as exc:  # safetensors raises its own error types
             raise AdapterError(f"unreadable reader adapter {self.adapter_dir / ADAPTER_WEIGHTS}: {exc}") from exc
+        from qa.embedding import quiet_weight_loading
+
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        encoder = AutoModel.from_pretrained(str(model_path), dtype=torch.float32, add_pooling_layer=False)
+        with quiet_weight_loading():
+            encoder = AutoModel.from_pretrained(str(model_path), dtype=torch.float32)
         self.network = QANetwork(encoder)
         load_adapter_weights(self.network, weights)
         self.network.eval()
@@ -293,7 +304,6 @@ def predict_spans(network, tokenizer, config: AdapterConfig, questions: Sequence
 def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_tokens: int,
                        context: str) -> SpanPrediction | None:
     spans = best_spans(s, e, window, max_answer_tokens)
-    null = float(s[0] + e[0])
     for first, last, score in spans:
         start, end = window.offsets[first][0], window.offsets[last][1]
         while start < end and context[start].isspace():
@@ -302,9 +312,9 @@ def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_
             end -= 1
         if start >= end:
             continue
-        scores = np.array([t[2] for t in spans] + [null])
-        weights = np.exp(scores - scores.max())
-        return SpanPrediction(start, end, score, null, float(weights[spans.index((first, last, score))] / weights.sum()))
+        scores = np.array([t[2] for t in spans])
+        probability = float(np.exp(score - scores.max()) / np.exp(scores - scores.max()).sum())
+        return SpanPrediction(start, end, score, float(s[0] + e[0]), probability)
     return None
 
 
@@ -368,6 +378,7 @@ def save_adapter(network, config: AdapterConfig, directory: Path) -> None:
     with open(os.path.join(tmp, ADAPTER_CONFIG), "w", encoding="utf-8") as f:
         json.dump(asdict(config), f, ensure_ascii=False, indent=2)
     for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
+        os.chmod(os.path.join(tmp, name), 0o644)
         os.replace(os.path.join(tmp, name), directory / name)
     os.rmdir(tmp)
 
