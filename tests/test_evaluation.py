@@ -413,9 +413,9 @@ def test_cli_reports_both_readers_side_by_side(monkeypatch, tmp_path, gold_file,
     summary_path, out = tmp_path / "s.json", tmp_path / "report"
     assert run_cli(monkeypatch, both, "--dataset", gold_file, "--json", summary_path, "--out", out) == 0
     s = json.loads(summary_path.read_text("utf-8"))
-    assert s["reader"] == "rules" and set(s["readers"]) == {"rules", "neural"}
+    assert s["reader"] == "neural" and set(s["readers"]) == {"rules", "neural"}  # the default leads
     assert s["readers"]["neural"]["em"] - s["readers"]["rules"]["em"] == pytest.approx(0.25)
-    assert s["em"] == s["readers"]["rules"]["em"]
+    assert s["em"] == s["readers"]["neural"]["em"]
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].split() == ["rules", "neural"]
     assert next(line for line in printed if line.split()[0] == "em").split()[1:] == ["0.500", "0.750"]
@@ -423,5 +423,6 @@ def test_cli_reports_both_readers_side_by_side(monkeypatch, tmp_path, gold_file,
     # without a neural adapter only the rules are evaluated, with a warning
     s_path = tmp_path / "only.json"
     assert run_cli(monkeypatch, tiny_assistant(), "--dataset", gold_file, "--json", s_path) == 0
-    assert "readers" not in json.loads(s_path.read_text("utf-8"))
+    only = json.loads(s_path.read_text("utf-8"))
+    assert "readers" not in only and only["reader"] == "rules"
     assert "not evaluated" in capsys.readouterr().err

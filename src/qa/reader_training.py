@@ -376,7 +376,7 @@ def _step(network, layers, batch, states, optimizer, scheduler, trainable) -> fl
     torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)
     optimizer.step()
     scheduler.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def _save_checkpoint(path: Path, network, trainable, optimizer, scheduler, step: int, elapsed: float) -> None:
