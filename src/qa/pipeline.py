@@ -51,8 +51,6 @@ class Assistant:
         self._query_cache: dict[str, object] = {}
         self._lock = threading.Lock()
         self._span_model = None
-        #: The reader in use: ``settings.reader``, or ``rules`` when the neural one cannot load.
-        self.reader_kind = self.settings.reader
         #: Why the neural reader is not in use ("" when it is, or was not asked for).
         self.reader_warning = ""
 
@@ -102,16 +100,25 @@ class Assistant:
             fig for doc_id, chunks in by_doc.items()
             for fig in extract_figures(self.index.documents[doc_id], chunks)
         ]
-        span_model = self._load_span_model() if self.settings.reader == "neural" else None
         self.reader = Reader(
             self.index.documents,
             self.index.chunks,
             self._figures,
             self.settings.abstain_threshold,
             embed=lambda texts: self.encoder.encode_queries(texts),
-            spans=span_model.predict if span_model is not None else None,
+            spans=self._span_proposer(),
             span_passages=self.settings.span_passages,
         )
+
+    @property
+    def reader_kind(self) -> str:
+        """The reader in use: ``settings.reader``, or ``rules`` when the neural one cannot load."""
+        return "rules" if self.settings.reader == "rules" or self.reader_warning else "neural"
+
+    def _span_proposer(self):
+        """``SpanModel.predict`` when the neural reader is configured and loads, else None."""
+        span_model = self._load_span_model() if self.settings.reader == "neural" else None
+        return span_model.predict if span_model is not None else None
 
     def use_reader(self, kind: str) -> str:
         """Switch to the ``rules`` or ``neural`` reader (the index stays loaded).
@@ -120,9 +127,8 @@ class Assistant:
         (see :attr:`reader_warning`). Raises ``ValueError`` for an unknown kind.
         """
         self.settings = self.settings.replace(reader=kind)
-        self.reader_kind = kind if kind == "rules" or not self.reader_warning else "rules"
         if self.reader is not None:
-            self._refresh_reader()
+            self.reader.spans = self._span_proposer()  # figures and weights stay as they are
         return self.reader_kind
 
     def _load_span_model(self):
@@ -138,7 +144,6 @@ class Assistant:
                 self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
                                              base_fingerprint=self.encoder.fingerprint)
             except AdapterError as exc:
-                self.reader_kind = "rules"
                 self.reader_warning = f"neural reader unavailable ({exc}); using the rule-based reader"
                 print(f"qa: warning: {self.reader_warning}", file=sys.stderr)
         return self._span_model

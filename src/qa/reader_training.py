@@ -82,30 +82,32 @@ def load_training_data(path: str | Path) -> tuple[list[TrainExample], int]:
     Questions whose answer text does not occur in the context are skipped.
     Raises ``FileNotFoundError`` / ``ValueError`` for a missing or non-SQuAD file.
     """
+    from qa.evaluation.datasets import DatasetError, squad_paragraphs
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training data not found: {path}")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "data" not in data:
-        raise ValueError(f"{path} is not SQuAD-format JSON (no top-level 'data')")
+    try:
+        paragraphs = [paragraph for _, _, paragraph, _ in squad_paragraphs(path)]
+    except DatasetError as exc:
+        raise ValueError(f"{path} is not SQuAD-format JSON: {exc}") from exc
     out, repaired = [], 0
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            context = para["context"]
-            for qa in para["qas"]:
-                if not qa.get("answers"):
+    for para in paragraphs:
+        context = para["context"]
+        for qa in para.get("qas", []):
+            if not qa.get("answers"):
+                continue
+            answer = qa["answers"][0]
+            text, given = answer["text"].strip(), int(answer.get("answer_start", -1))
+            if not text:
+                continue
+            if context[given:given + len(text)] != text:
+                found = list(_occurrences(context, text))
+                if not found:
                     continue
-                answer = qa["answers"][0]
-                text, given = answer["text"].strip(), int(answer.get("answer_start", -1))
-                if not text:
-                    continue
-                if context[given:given + len(text)] != text:
-                    found = [i for i in _occurrences(context, text)]
-                    if not found:
-                        continue
-                    given = min(found, key=lambda i: abs(i - given))
-                    repaired += 1
-                out.append(TrainExample(qa["question"], context, given, given + len(text)))
+                given = min(found, key=lambda i: abs(i - given))
+                repaired += 1
+            out.append(TrainExample(qa["question"], context, given, given + len(text)))
     return out, repaired
 
 
@@ -118,14 +120,14 @@ def _occurrences(text: str, sub: str):
 
 def load_dev(path: str | Path, limit: int) -> list[tuple[str, str, tuple[str, ...]]]:
     """The first ``limit`` (question, context, gold answers) of a SQuAD-format file."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    from qa.evaluation.datasets import squad_paragraphs
+
     out = []
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                out.append((qa["question"], para["context"], tuple(a["text"] for a in qa["answers"])))
-                if len(out) >= limit:
-                    return out
+    for _, _, para, _ in squad_paragraphs(Path(path)):
+        for qa in para.get("qas", []):
+            out.append((qa["question"], para["context"], tuple(a["text"] for a in qa["answers"])))
+            if len(out) >= limit:
+                return out
     return out
 
 

@@ -304,6 +304,7 @@ def predict_spans(network, tokenizer, config: AdapterConfig, questions: Sequence
 def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_tokens: int,
                        context: str) -> SpanPrediction | None:
     spans = best_spans(s, e, window, max_answer_tokens)
+    scores = np.array([t[2] for t in spans])
     for first, last, score in spans:
         start, end = window.offsets[first][0], window.offsets[last][1]
         while start < end and context[start].isspace():
@@ -312,7 +313,6 @@ def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_
             end -= 1
         if start >= end:
             continue
-        scores = np.array([t[2] for t in spans])
         probability = float(np.exp(score - scores.max()) / np.exp(scores - scores.max()).sum())
         return SpanPrediction(start, end, score, float(s[0] + e[0]), probability)
     return None
@@ -344,15 +344,11 @@ def QANetwork(encoder):
 
 def adapter_state(network, trained_layers: Sequence[int]) -> dict:
     """The adapter's tensors: the trained layers' and the head's, fp16, contiguous."""
-    prefixes = tuple(f"encoder.encoder.layer.{i}." for i in trained_layers) + ("qa_outputs.",)
-    return {k: v.detach().to(dtype=_fp16()).contiguous()
-            for k, v in network.state_dict().items() if k.startswith(prefixes)}
-
-
-def _fp16():
     import torch
 
-    return torch.float16
+    prefixes = tuple(f"encoder.encoder.layer.{i}." for i in trained_layers) + ("qa_outputs.",)
+    return {k: v.detach().to(dtype=torch.float16).contiguous()
+            for k, v in network.state_dict().items() if k.startswith(prefixes)}
 
 
 def load_adapter_weights(network, weights: dict) -> None:

@@ -203,8 +203,9 @@ def _read_squad(path: Path) -> list[dict]:
     return articles
 
 
-def _paragraphs(path: Path):
-    """Yield (where, article title, paragraph dict) for every paragraph."""
+def squad_paragraphs(path: Path):
+    """Yield ``(where, article title, paragraph dict, position)`` for every paragraph of a
+    SQuAD-format file. Raises ``FileNotFoundError`` or :class:`DatasetError` (a ``ValueError``)."""
     for a, article in enumerate(_read_squad(path)):
         paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
         if not isinstance(paragraphs, list):
@@ -228,7 +229,7 @@ def squad_documents(path: str | Path) -> list[Document]:
     """
     path = Path(path)
     documents: dict[str, Document] = {}
-    for _where, title, paragraph, position in _paragraphs(path):
+    for _where, title, paragraph, position in squad_paragraphs(path):
         context = paragraph["context"]
         doc_id = document_id(context)
         if doc_id not in documents:
@@ -251,7 +252,7 @@ def load_squad(path: str | Path) -> list[EvalExample]:
     path = Path(path)
     examples: list[EvalExample] = []
     seen: set[str] = set()
-    for where, _title, paragraph, _position in _paragraphs(path):
+    for where, _title, paragraph, _position in squad_paragraphs(path):
         context = paragraph["context"]
         doc_id = document_id(context)
         for q, qa in enumerate(paragraph.get("qas", [])):
