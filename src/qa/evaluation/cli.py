@@ -224,8 +224,8 @@ def _brief(summary: dict) -> str:
     names = list(readers)
     lines = [head, f"  {'':<18} " + " ".join(f"{n:>9}" for n in names)]
     for k in keys:
-        values = [readers[n].get(k) if k in readers[n] else (summary.get(k) if n == summary["reader"] else None)
-                  for n in names]
+        # retrieval metrics do not depend on the reader: both saw the same passages
+        values = [readers[n].get(k) if k in readers[n] else summary.get(k) for n in names]
         lines.append(f"  {k:<18} " + " ".join(f"{fmt(k, v):>9}" for v in values))
     return "\n".join(lines)
 
