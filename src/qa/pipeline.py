@@ -135,14 +135,16 @@ class Assistant:
         """The neural span reader, or None (with :attr:`reader_warning` set and a
         message on stderr) when its adapter is missing, unreadable or made for
         another base model: the rule-based reader then answers alone."""
-        from qa.span_model import AdapterError, SpanModel
+        from qa.span_model import AdapterConfig, AdapterError, SpanModel
 
         if self._span_model is None and not self.reader_warning:
             try:
                 if self.encoder.path is None:
                     raise AdapterError(f"the encoder {self.encoder.name!r} has no local files to load a reader on")
+                recorded = AdapterConfig.load(self.settings.reader_adapter).base_fingerprint
+                base = recorded if self.encoder.matches(recorded) else self.encoder.fingerprint
                 self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
-                                             base_fingerprint=self.encoder.fingerprint)
+                                             base_fingerprint=base)
             except AdapterError as exc:
                 self.reader_warning = f"neural reader unavailable ({exc}); using the rule-based reader"
                 print(f"qa: warning: {self.reader_warning}", file=sys.stderr)
