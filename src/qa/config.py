@@ -53,11 +53,10 @@ class Settings:
             chosen by measurement on ``eval/seed_qa.jsonl`` (0.22 / 0.78: the middle
             of the plateau that meets the targets; table and sweep in
             :mod:`qa.retrieval`, rerun with ``python eval/measure_retrieval.py``).
-        abstain_threshold: answers whose confidence is below this are withheld
-            (abstention). Raising it never adds answers. Calibrated on
-            ``eval/seed_qa.jsonl`` with ``python eval/calibrate_threshold.py``:
-            the unanswerable questions reach at most ~0.32 and correct answers
-            at least ~0.57; 0.45 lies inside that gap.
+        abstain_threshold: answers whose confidence (the learned scorer's
+            probability) is below this are withheld (abstention). Raising it
+            never adds answers. None (default): the threshold fitted with the
+            scorer (``qa reader fit``, recorded in its data file).
         max_question_chars: longer questions are cut to this many characters.
         hnsw_min_chunks: corpora with at least this many chunks get an
             approximate HNSW index instead of exact ``IndexFlatIP``.
@@ -90,7 +89,7 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 0.22
     bm25_weight: float = 0.78
-    abstain_threshold: float = 0.45
+    abstain_threshold: float | None = None
     max_question_chars: int = 500
     hnsw_min_chunks: int = 50_000
     hnsw_m: int = 32
@@ -127,7 +126,7 @@ class Settings:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.chunk_max_chars < 20:
             raise ValueError(f"chunk_max_chars must be >= 20, got {self.chunk_max_chars}")
-        if not 0.0 <= self.abstain_threshold <= 1.0:
+        if self.abstain_threshold is not None and not 0.0 <= self.abstain_threshold <= 1.0:
             raise ValueError(f"abstain_threshold must be in [0, 1], got {self.abstain_threshold}")
 
     @classmethod
@@ -154,7 +153,7 @@ class Settings:
             try:
                 if kind == "int" and not isinstance(value, int):
                     values[key] = int(value)
-                elif kind == "float" and not isinstance(value, float):
+                elif kind in ("float", "float | None") and not isinstance(value, float):
                     values[key] = float(value)
                 elif kind == "Path":
                     values[key] = Path(value)

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa.chunking import Chunk
@@ -22,9 +23,28 @@ from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE, Settings
 from qa.conversation import rewrite
 from qa.documents import Document
 from qa.figures import Figure
-from qa.question import analyze, clean_question
+from qa.question import Question, analyze, clean_question
 from qa.reader import Answer, Reader
 from qa.retrieval import Passage, title_scope
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question made ready for answer selection (:meth:`Assistant.prepare`).
+
+    Attributes:
+        raw: the question as given; text: cleaned; notice: a message for the user
+            ('' if none); standalone: ``text`` rewritten with the history.
+        q: the analysis of ``standalone``; None when there is no question.
+        passages: the retrieved passages, best first.
+    """
+
+    raw: str
+    text: str
+    notice: str
+    standalone: str
+    q: Question | None
+    passages: list[Passage]
 
 
 class Assistant:
@@ -151,6 +171,36 @@ class Assistant:
         return self._span_model
 
     # -------------------------------------------------------------- answering
+    def prepare(self, question: str, history: Sequence[str] = (),
+                doc_ids: Iterable[str] | None = None) -> Prepared:
+        """Everything before answer selection: the cleaned question, the standalone
+        question (a follow-up rewritten with ``history``), its analysis and the
+        retrieved passages. ``q`` is None when there is no question to answer
+        (empty, or punctuation only). :meth:`ask` and the scorer's training
+        (:mod:`qa.reader.fit`) both start here."""
+        self.warm_up(progress=False)
+        text, notice = clean_question(question, self.settings.max_question_chars)
+        if not re.search(r"\w", text):  # empty, or punctuation only
+            return Prepared(question, text, notice, "", None, [])
+        cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
+                                       for h in history) if h]
+        standalone = rewrite(text, cleaned_history)
+        if doc_ids is None and cleaned_history and standalone != text:
+            doc_ids = self._focus(standalone, cleaned_history)
+        return Prepared(question, text, notice, standalone, analyze(standalone),
+                        self.search(standalone, doc_ids=doc_ids))
+
+    def _focus(self, standalone: str, history: Sequence[str]) -> set[str] | None:
+        """The document a follow-up stays on: the one the previous question was
+        answered from (its best passage), unless the follow-up names documents
+        of its own (:func:`qa.retrieval.title_scope`). None: no restriction."""
+        documents = self.index.documents.values()
+        if len(self.index.documents) < 2 or title_scope(standalone, documents) is not None:
+            return None
+        previous = rewrite(history[-1], history[:-1])
+        best = self.search(previous, k=1)
+        return {best[0].chunk.doc_id} if best else None
+
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
         """Answer ``question``; ``history`` holds the earlier user questions, oldest first.
 
@@ -158,16 +208,10 @@ class Assistant:
         evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
         abstained :class:`Answer` whose ``notice`` says why.
         """
-        self.warm_up(progress=False)
-        text, notice = clean_question(question, self.settings.max_question_chars)
-        if not re.search(r"\w", text):  # empty, or punctuation only
+        prepared = self.prepare(question, history, doc_ids)
+        if prepared.q is None:
             return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
-        cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
-                                       for h in history) if h]
-        standalone = rewrite(text, cleaned_history)
-        q = analyze(standalone)
-        passages = self.search(standalone, doc_ids=doc_ids)
-        return self.reader.read(q, passages, text, notice)
+        return self.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
 
     def search(self, query: str, k: int | None = None, retriever: str | None = None,
                doc_ids: Iterable[str] | None = None) -> list[Passage]:

@@ -1,4 +1,4 @@
-"""``qa reader``: train and describe the neural span reader's adapter."""
+"""``qa reader``: fit the answer scorer; train and describe the neural span reader's adapter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    """Register ``qa reader train`` and ``qa reader info``."""
+    """Register ``qa reader fit``, ``qa reader train`` and ``qa reader info``."""
     from qa.reader_training import TrainingOptions
 
     defaults = TrainingOptions()
@@ -39,9 +39,51 @@ def add_parser(subparsers) -> None:
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
     train.add_argument("--max-examples", type=int, help="train on the first N questions only (a quick trial)")
     train.set_defaults(func=_run_train)
+    fit = commands.add_parser(
+        "fit", help="fit the answer scorer on gold questions (leave-one-document-out figures)",
+        description="Run every gold question through the answering path over INDEX, label each "
+                    "candidate span by exact match with the gold answers, and fit the logistic-"
+                    "regression answer scorer and its abstention threshold. Prints leave-one-"
+                    "document-out figures (each document's questions scored by a scorer fitted "
+                    "on the others') and writes the scorer fitted on all questions to OUT.")
+    fit.add_argument("--data", action="append", required=True,
+                     help="gold .jsonl file (repeatable), e.g. eval/seed_qa.jsonl eval/extra_qa.jsonl")
+    fit.add_argument("--index", required=True,
+                     help="index holding every gold document (build it with `qa index build`)")
+    fit.add_argument("--out", default=None, help="scorer file to write (default: the shipped one)")
+    fit.add_argument("--rows", help="cache of the collected candidates (.npz): reused when present")
+    fit.set_defaults(func=_run_fit)
     info = commands.add_parser("info", help="describe an adapter (default: the shipped one)")
     info.add_argument("--adapter", help="adapter directory (default: the one shipped in the package)")
     info.set_defaults(func=_run_info)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from qa.config import Settings
+    from qa.evaluation.datasets import load_gold
+    from qa.evaluation.runner import resolve_documents
+    from qa.pipeline import Assistant
+    from qa.reader.fit import collect, fit_scorer, load_rows, save_rows
+    from qa.reader.scorer import DEFAULT_SCORER_PATH
+
+    settings = Settings.from_env(index_dir=args.index)
+    assistant = Assistant(settings).warm_up(progress=False)
+    if args.rows and Path(args.rows).is_file():
+        rows = load_rows(args.rows)
+    else:
+        examples = [e for path in args.data for e in load_gold(path)]
+        examples = resolve_documents(examples, assistant.documents())
+        rows = collect(assistant, examples)
+        if args.rows:
+            save_rows(rows, args.rows)
+    documents = {d.id: Path(d.path).name if d.path else d.title for d in assistant.documents()}
+    command = "qa reader fit " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    scorer = fit_scorer(rows, command, [Path(p).name for p in args.data], Path(args.index).name, documents)
+    out = Path(args.out) if args.out else DEFAULT_SCORER_PATH
+    scorer.save(out)
+    print(json.dumps(scorer.provenance["leave_one_document_out"], ensure_ascii=False, indent=1))
+    print(f"wrote {out} (threshold {scorer.threshold:.2f})")
+    return 0
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -1,15 +1,11 @@
-"""Extractive answer selection with exact citations, and abstention.
+"""Candidate generators: every span that could answer a question, with the
+rule evidence the scorer reads as features.
 
-The reader never generates text: every candidate is a pair of character offsets
-into a :class:`~qa.documents.Document`, and the answer text is sliced from the
-document with them, so ``doc.text[citation.start:citation.end] == answer.text``
-by construction (the habit of Haystack's ``ExtractedAnswer``).
-
-Candidates by expected answer type (:mod:`qa.question`):
+By expected answer type (:mod:`qa.question`):
 
 * ``quantity`` — :class:`~qa.figures.Figure` records in the retrieved chunks,
-  scored by closeness of the question's words to the number, unit, change and
-  period agreement;
+  with closeness of the question's words to the number, restatement of the
+  figure's clause, unit/change/period agreement;
 * ``list`` / ``entity`` — the gap left by the question word when the question
   is aligned with a sentence (``商会企业与哪个村结对共建`` against
   ``商会企业与盐源县拦河村结对共建`` → ``盐源县拦河村``), a classic rule for
@@ -17,14 +13,12 @@ Candidates by expected answer type (:mod:`qa.question`):
 * ``ordinal`` — enumerated items (``一是…；二是…``);
 * ``date`` — dates near the question's words;
 * ``meta`` — the document's own metadata header (publication date, publisher);
-* every type — whole sentences as the fallback.
+* every type — whole sentences; and the neural span reader's best span per passage.
 
 Lexical evidence is weighted by the inverse document frequency of the
 question's words over the indexed chunks (Sparck Jones 1972), so rare words
 count more; a word missing from a passage earns partial credit for its
-character bigrams. The same weights measure *support*: how much of the question
-a passage covers. Confidence is ``sqrt(fit × support)``; below
-``Settings.abstain_threshold`` the reader abstains (monotone by construction).
+character bigrams.
 """
 
 from __future__ import annotations
@@ -34,127 +28,43 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa.chunking import Chunk, Sentence
 from qa.documents import Document
 from qa.figures import Figure
-from qa.question import TIME_WORDS, Question
+from qa.question import Question
+from qa.reader.records import Candidate
+from qa.reader.spans import (
+    _CLAUSE_BREAKS,
+    _CN,
+    _DATE,
+    _LIST_TRAILER,
+    _WH_SPAN,
+    _YEAR_QUESTION,
+    NAME_WORDS,
+    _align,
+    _bigrams,
+    _clause,
+    _coverage,
+    _restated,
+    _sentence_at,
+    _strip_time,
+    _trim,
+    _trim_punctuation,
+)
 from qa.retrieval import Passage
 from qa.script import fold
 
 
-@dataclass(frozen=True)
-class Citation:
-    """Where an answer comes from. Offsets are characters into ``Document.text``, half-open.
-
-    ``doc.text[start:end] == answer.text`` and
-    ``doc.text[sentence_start:sentence_end] == answer.sentence`` always hold.
-    """
-
-    doc_id: str
-    title: str
-    section_path: tuple[str, ...]
-    chunk_id: str
-    paragraph: int
-    start: int
-    end: int
-    sentence_start: int
-    sentence_end: int
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The reply to one question.
-
-    Attributes:
-        question: the question as asked (after cleaning).
-        standalone_question: the question actually answered (a follow-up rewritten
-            with the history; equal to ``question`` when not rewritten).
-        text: the short answer, exactly ``doc.text[citation.start:citation.end]``;
-            '' when abstained.
-        sentence: the supporting sentence; '' when abstained.
-        citation: where ``text`` is; None when abstained.
-        confidence: in [0, 1].
-        abstained: True when the documents do not contain the answer.
-        alternatives: the next best answers (at most two), each an ``Answer``.
-        passages: the retrieved passages, best first (the "related" passages of
-            an abstention).
-        notice: a message for the user ('' if none), e.g. that the question was cut.
-    """
-
-    question: str
-    standalone_question: str
-    text: str
-    sentence: str
-    citation: Citation | None
-    confidence: float
-    abstained: bool
-    alternatives: tuple[Answer, ...] = ()
-    passages: tuple[Passage, ...] = field(default=(), repr=False)
-    notice: str = ""
-
-    def to_dict(self, with_passages: bool = True) -> dict:
-        """JSON-ready dict, written out field by field (offsets: characters, half-open)."""
-        out = {
-            "question": self.question,
-            "standalone_question": self.standalone_question,
-            "text": self.text,
-            "sentence": self.sentence,
-            "citation": None if self.citation is None else {
-                **dataclasses.asdict(self.citation), "section_path": list(self.citation.section_path)},
-            "confidence": round(float(self.confidence), 4),
-            "abstained": self.abstained,
-            "notice": self.notice,
-            "alternatives": [a.to_dict(with_passages=False) for a in self.alternatives],
-        }
-        if with_passages:
-            out["passages"] = [p.to_dict() for p in self.passages]
-        return out
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A scored span: ``doc.text[start:end]``, inside ``sentence`` of ``chunk``."""
-
-    chunk: Chunk
-    start: int
-    end: int
-    sentence: Sentence
-    fit: float  # how well the span fits the question, in [0, 1]
-    support: float  # how much of the question its passage covers, in [0, 1]
-    kind: str  # figure | span | item | date | meta | sentence | neural
-
-    @property
-    def confidence(self) -> float:
-        return max(0.0, min(1.0, math.sqrt(self.fit * self.support)))
-
-
-_CLAUSE_END = re.compile(r"[,，;；:：。！？!?\n]")
-_LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
-_EDGE = "的了是为与和及在对把被将“”\"' "
-_DATE = re.compile(
-    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
-)
-_WH_SPAN = re.compile(
-    r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
-)
-_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
-_QUOTED = re.compile(r"[“\"《「][^“”\"《》「」]{1,30}[”\"》」]")
-_CN = "零一二三四五六七八九十"
-NAME_WORDS = ("叫什么", "名字", "名称", "什么名")
-
-
-class Reader:
-    """Selects the answer span from retrieved passages.
+class CandidateGenerator:
+    """Finds candidate spans in retrieved passages, with their rule evidence.
 
     Args:
         documents: document id → :class:`Document`.
         chunks: every indexed chunk (for bigram document frequencies).
         figures: every figure of the indexed documents.
-        abstain_threshold: confidence below which the reader abstains.
         embed: optional ``texts -> (n, d) float32`` L2-normalised encoder used
             only for questions with no Chinese words to match (cross-lingual).
         spans: optional neural span proposer, ``(question, contexts) -> [SpanPrediction | None]``
@@ -169,7 +79,6 @@ class Reader:
         documents: dict[str, Document],
         chunks: Sequence[Chunk],
         figures: Sequence[Figure],
-        abstain_threshold: float,
         embed: Callable[[list[str]], np.ndarray] | None = None,
         spans: Callable[[str, list[str]], list] | None = None,
         span_passages: int = 3,
@@ -177,7 +86,6 @@ class Reader:
         self.documents = documents
         self.spans = spans
         self.span_passages = span_passages
-        self.abstain_threshold = abstain_threshold
         self.embed = embed
         self._folded = {doc_id: folded for doc_id, doc in documents.items()
                         if (folded := fold(doc.text)) != doc.text}
@@ -221,52 +129,23 @@ class Reader:
             return _dense_support(passage)
         return _coverage(units, passage.chunk.text + " ".join(passage.chunk.section_path))
 
-    # ------------------------------------------------------------------ answer
-    def read(
-        self,
-        q: Question,
-        passages: Sequence[Passage],
-        question: str,
-        notice: str = "",
-    ) -> Answer:
-        """The best answer to ``q`` from ``passages`` (best first), or an abstention.
-
-        ``question`` is the text as asked (``q.text`` is the standalone form). A
-        Chinese question without content words (``是多少？``) has nothing to
-        match and is abstained on.
-        """
-        candidates = self.candidates(q, passages) if (q.english or self.units(q)) else []
-        answers = []
-        seen = set()
-        for cand in candidates:
-            key = (cand.chunk.doc_id, cand.start, cand.end)
-            text = self.documents[cand.chunk.doc_id].text[cand.start:cand.end]
-            if key in seen or text in {a.text for a in answers}:
-                continue
-            if answers and _overlaps(answers[0].citation, cand):
-                continue  # an alternative that contains (or is inside) the answer adds nothing
-            seen.add(key)
-            answers.append(self._answer(cand, q, question, passages, notice))
-            if len(answers) == 3:
-                break
-        if not answers or answers[0].confidence < self.abstain_threshold:
-            confidence = answers[0].confidence if answers else 0.0
-            return Answer(question, q.text, "", "", None, confidence, True,
-                          passages=tuple(passages), notice=notice)
-        best = answers[0]
-        return Answer(best.question, best.standalone_question, best.text, best.sentence,
-                      best.citation, best.confidence, False, tuple(answers[1:]),
-                      tuple(passages), notice)
-
     def candidates(self, q: Question, passages: Sequence[Passage]) -> list[Candidate]:
-        """All scored candidates, best first."""
+        """Every candidate in ``passages`` (best first), by :attr:`Candidate.rule_confidence`.
+
+        Each candidate knows its passage's rank; a candidate that a neural span
+        overlaps carries that span's probability (``neural``, ``neural_iou``),
+        and the neural spans are candidates of their own.
+        """
         units = self.units(q)
         found: list[Candidate] = []
         views = [self._matching_view(p) for p in passages]
         supports = [self.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
         n = self.span_passages
         neural = self._neural(q, views[:n], supports[:n]) if self.spans else []
-        for (doc, passage), support in zip(views, supports, strict=True):
+        neural = [dataclasses.replace(c, rank=next(i for i, (_, p) in enumerate(views)
+                                                   if p.chunk.id == c.chunk.id)) for c in neural]
+        for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
+            start = len(found)
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
             if q.answer_type == "quantity":
@@ -278,11 +157,12 @@ class Reader:
             if q.answer_type in ("list", "entity", "description", "date", "ordinal"):
                 found += self._aligned(q, passage, doc, support)
             found += self._sentences(q, units, passage, doc, support)
+            found[start:] = [dataclasses.replace(c, rank=rank) for c in found[start:]]
         if neural:
-            found = _agree(found, neural, q.answer_type == "quantity")
+            found = _agree(found, neural)
         if q.english and self.embed is not None and found:
             found = self._rerank_semantic(q, found)
-        found.sort(key=lambda c: c.confidence, reverse=True)
+        found.sort(key=lambda c: c.rule_confidence, reverse=True)
         return found
 
     def _matching_view(self, passage: Passage) -> tuple[Document, Passage]:
@@ -308,8 +188,11 @@ class Reader:
             sentence = _sentence_at(passage.chunk, fig.start)
             closeness = self._closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
             restated = _restated(q.match_text, doc.text, fig)
-            fit = 0.25 * closeness + 0.3 * restated + 0.45 * _figure_type_fit(q, fig, years, pub_year)
-            out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure"))
+            type_fit = _figure_type_fit(q, fig, years, pub_year)
+            fit = 0.25 * closeness + 0.3 * restated + 0.45 * type_fit
+            parts = (("closeness", closeness), ("restated", restated), ("type_fit", type_fit))
+            out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure",
+                                 figure=fig, parts=parts))
         return out
 
     def _closeness(self, units: dict[str, float], text: str, start: int, end: int, metric: str,
@@ -398,8 +281,9 @@ class Reader:
                 continue
             sentence = _sentence_at(passage.chunk, m.start() + passage.chunk.start)
             lead = doc.text[max(passage.chunk.start, m.start() + passage.chunk.start - 40):start]
-            fit = 0.5 + 0.5 * _coverage(units, lead + doc.text[sentence.start:sentence.end])
-            out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "item"))
+            coverage = _coverage(units, lead + doc.text[sentence.start:sentence.end])
+            out.append(Candidate(passage.chunk, start, end, sentence, 0.5 + 0.5 * coverage, support,
+                                 "item", parts=(("closeness", coverage),)))
         return out
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:
@@ -414,8 +298,8 @@ class Reader:
                 text = text[:text.index("年") + 1] if "年" in text else text[:4]
             sentence = _sentence_at(passage.chunk, start)
             closeness = self._closeness(units, doc.text, start, start + len(text), "", sentence)
-            fit = 0.5 + 0.5 * closeness
-            out.append(Candidate(passage.chunk, start, start + len(text), sentence, fit, support, "date"))
+            out.append(Candidate(passage.chunk, start, start + len(text), sentence, 0.5 + 0.5 * closeness,
+                                 support, "date", parts=(("closeness", closeness),)))
         return out
 
     def _aligned(self, q, passage, doc, support) -> list[Candidate]:
@@ -446,7 +330,8 @@ class Reader:
             fit = 0.5 + 0.5 * anchor
             if q.answer_type == "date" and not re.search(r"\d|[一二三四五六七八九十]+[年月日]", doc.text[start:end]):
                 fit *= 0.6  # a date question answered without a date
-            out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "span"))
+            out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "span",
+                                 parts=(("anchor", anchor),)))
         return out
 
     def _sentences(self, q, units, passage, doc, support) -> list[Candidate]:
@@ -454,9 +339,11 @@ class Reader:
         out = []
         scale = {"description": 0.6, "quantity": 0.3}.get(q.answer_type, 0.45)
         for sentence in passage.chunk.sentences:
-            fit = scale * _coverage(units, sentence.text) if units else 0.3
+            coverage = _coverage(units, sentence.text) if units else 0.0
+            fit = scale * coverage if units else 0.3
             start, end = _trim(doc.text, sentence.start, sentence.end)
-            out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "sentence"))
+            out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "sentence",
+                                 parts=(("closeness", coverage),)))
         return out
 
     def _neural(self, q: Question, views, supports) -> list[Candidate]:
@@ -477,7 +364,8 @@ class Reader:
             if start >= end:
                 continue
             fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
-            out.append(Candidate(chunk, start, end, _sentence_at(chunk, start), fit, support, "neural"))
+            out.append(Candidate(chunk, start, end, _sentence_at(chunk, start), fit, support, "neural",
+                                 neural=pred.probability, neural_iou=1.0))
         return out
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
@@ -488,7 +376,7 @@ class Reader:
         multilingual-e5-small separates related Chinese terms poorly across
         languages (``childcare places`` is closer to 托育驿站 than to 托位).
         """
-        found = sorted(found, key=lambda c: c.confidence, reverse=True)[:40]
+        found = sorted(found, key=lambda c: c.rule_confidence, reverse=True)[:40]
         clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end) for c in found]
         vectors = self.embed([q.text, *clauses])
         sims = vectors[1:] @ vectors[0]
@@ -496,95 +384,33 @@ class Reader:
         for cand, sim in zip(found, sims, strict=True):
             semantic = float(np.clip((sim - 0.7) / 0.2, 0.0, 1.0))
             kind_bonus = 1.0 if cand.kind == "figure" and q.answer_type == "quantity" else 0.7
-            out.append(Candidate(cand.chunk, cand.start, cand.end, cand.sentence,
-                                 min(1.0, 0.7 * cand.fit + 0.3 * semantic) * kind_bonus,
-                                 cand.support, cand.kind))
+            out.append(dataclasses.replace(cand, fit=min(1.0, 0.7 * cand.fit + 0.3 * semantic) * kind_bonus,
+                                           parts=(*cand.parts, ("semantic", semantic))))
         return out
 
-    def _answer(self, cand: Candidate, q: Question, question: str, passages, notice) -> Answer:
-        doc = self.documents[cand.chunk.doc_id]
-        citation = Citation(
-            doc_id=doc.id,
-            title=doc.title,
-            section_path=cand.chunk.section_path,
-            chunk_id=cand.chunk.id,
-            paragraph=cand.chunk.paragraph,
-            start=cand.start,
-            end=cand.end,
-            sentence_start=cand.sentence.start,
-            sentence_end=cand.sentence.end,
-        )
-        return Answer(question, q.text, doc.text[cand.start:cand.end],
-                      doc.text[cand.sentence.start:cand.sentence.end], citation,
-                      cand.confidence, False, notice=notice)
 
+def _agree(found: list[Candidate], neural: list[Candidate]) -> list[Candidate]:
+    """Merge the neural reader's spans into the rule candidates.
 
-# --------------------------------------------------------------------- helpers
-_OPENERS, _CLOSERS = "（(【[「『《“‘〈", "）)】]」』》”’〉"
-_PUNCTUATION = "，,。.、；;：:！!？?…—·"
-
-
-def _trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a neural span past white space, edge punctuation and unbalanced
-    brackets or quotes. The reader's tokens can straddle a character boundary
-    (``》。``, ``。“``), so a span may begin or end with a stray mark; a
-    balanced pair (``《飞狐外传》``, ``（1276年）``) is kept."""
-    while start < end:
-        c, last = text[start], text[end - 1]
-        if c.isspace() or c in _PUNCTUATION or c in _CLOSERS:
-            start += 1
-        elif last.isspace() or last in _PUNCTUATION or last in _OPENERS:
-            end -= 1
-        elif c in _OPENERS and _CLOSERS[_OPENERS.index(c)] not in text[start + 1:end]:
-            start += 1
-        elif last in _CLOSERS and _OPENERS[_CLOSERS.index(last)] not in text[start:end - 1]:
-            end -= 1
-        else:
-            break
-    return start, end
-
-
-def _agree(found: list[Candidate], neural: list[Candidate], quantity: bool) -> list[Candidate]:
-    """Merge neural candidates into the rule candidates.
-
-    For quantity questions a figure that overlaps a neural span is confirmed by
-    it: its fit becomes at least the span's unscaled probability, and the figure
-    (whose unit and period were checked) stands in for the span. Every other
-    neural span competes on its own fit.
+    Every rule candidate that a neural span overlaps records that span's
+    probability and their character IoU (the scorer's ``neural`` features); a
+    neural span with exactly the same offsets as a rule candidate is not added
+    again, every other one competes as a candidate of its own.
     """
-    out = list(found)
-    for cand in neural:
-        overlapping = [i for i, c in enumerate(out) if quantity and c.kind == "figure"
-                       and c.chunk.doc_id == cand.chunk.doc_id and c.start < cand.end and cand.start < c.end]
-        for i in overlapping:
-            out[i] = dataclasses.replace(out[i], fit=max(out[i].fit, cand.fit / 0.8))
-        if not overlapping:
-            out.append(cand)
-    return out
+    out = []
+    for cand in found:
+        best, iou = 0.0, 0.0
+        for span in neural:
+            if span.chunk.doc_id != cand.chunk.doc_id or span.end <= cand.start or cand.end <= span.start:
+                continue
+            inter = min(span.end, cand.end) - max(span.start, cand.start)
+            union = max(span.end, cand.end) - min(span.start, cand.start)
+            if (span.neural, inter / union) > (best, iou):
+                best, iou = span.neural, inter / union
+        out.append(dataclasses.replace(cand, neural=best, neural_iou=iou) if best else cand)
+    same = {(c.chunk.doc_id, c.start, c.end) for c in found}
+    return out + [c for c in neural if (c.chunk.doc_id, c.start, c.end) not in same]
 
-
-_CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
-_EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
-
-
-def _bigrams(text: str) -> list[str]:
-    return [text[i:i + 2] for i in range(len(text) - 1)]
-
-
-def _coverage(units: dict[str, float], text: str) -> float:
-    """IDF-weighted share of ``units`` in ``text``; a missing word of 3+ characters
-    earns half the share of its bigrams that are present."""
-    total = sum(units.values())
-    if not total:
-        return 0.0
-    found = 0.0
-    for term, weight in units.items():
-        if term in text:
-            found += weight
-        elif len(term) >= 3:
-            grams = _bigrams(term)
-            found += weight * 0.5 * sum(g in text for g in grams) / len(grams)
-    return found / total
 
 
 def _dense_support(passage: Passage) -> float:
@@ -640,112 +466,3 @@ def _figure_type_fit(q: Question, fig: Figure, years: tuple[int, ...], pub_year:
     return score
 
 
-def _overlaps(citation: Citation, cand: Candidate) -> bool:
-    return (citation.doc_id == cand.chunk.doc_id
-            and cand.start < citation.end and citation.start < cand.end)
-
-
-def _restated(question: str, text: str, fig: Figure) -> float:
-    """Share of the figure's own description that the question restates, in [0, 1].
-
-    The description is the figure's clause up to the number (``亿元以上`` for
-    ``5家`` in ``注册资金千万元以上46家,亿元以上5家``), or its metric when the
-    number opens the clause (``同比分别-6.2%、-19.3%``); the share is
-    of its character bigrams found in the question. Questions usually restate
-    the clause of the figure they ask for, so this separates figures that share
-    a sentence.
-    """
-    breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, fig.start - 40), fig.start)]
-    clause = text[breaks[-1] if breaks else max(0, fig.start - 40):fig.start]
-    grams = set(_bigrams(clause.strip())) or set(_bigrams(fig.metric))
-    if not grams:
-        return 0.5
-    return sum(g in question for g in grams) / len(grams)
-
-
-def _sentence_at(chunk: Chunk, offset: int) -> Sentence:
-    for sentence in chunk.sentences:
-        if sentence.start <= offset < sentence.end:
-            return sentence
-    return Sentence(chunk.start, chunk.end, chunk.text)
-
-
-def _clause(text: str, start: int, end: int) -> str:
-    """The clause around ``[start, end)``: back to the previous and on to the next break."""
-    lo = max((m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, start - 60), start)), default=max(0, start - 60))
-    hi_m = _CLAUSE_BREAKS.search(text, end, end + 60)
-    return text[lo:hi_m.start() if hi_m else min(len(text), end + 60)]
-
-
-def _strip_time(text: str) -> str:
-    return TIME_WORDS.sub("", text).strip()
-
-
-def _find_anchor(pattern: str, text: str, suffix: bool, lo: int = 0) -> tuple[int, int, int]:
-    """Longest suffix (or prefix) of ``pattern`` (≥ 2 chars) in ``text[lo:]``:
-    ``(start, end, matched_length)``, or ``(-1, -1, 0)``."""
-    for size in range(len(pattern), 1, -1):
-        piece = pattern[-size:] if suffix else pattern[:size]
-        at = text.find(piece, lo)
-        if at >= 0:
-            return at, at + size, size
-    return -1, -1, 0
-
-
-def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
-    """Span of ``sentence`` that the question word stands for, as absolute offsets.
-
-    Returns ``(start, end, anchor_share)`` or None. ``anchor_share`` is the
-    fraction of the question context matched around the span.
-    """
-    text = sentence.text
-    right_core = right.lstrip("的了是")
-    ls, le, lmatch = _find_anchor(left, text, suffix=True) if len(left) >= 2 else (-1, -1, 0)
-    rs, _, rmatch = _find_anchor(right_core, text, suffix=False, lo=max(le, 0)) if len(right_core) >= 2 else (-1, -1, 0)
-    if head and rs < 0:
-        rs, _, rmatch = _find_anchor(head + right_core, text, suffix=False, lo=max(le, 0))
-        rs = rs + len(head) if rs >= 0 and text.startswith(head, rs) else rs
-    denominator = max(1, len(left) + len(right_core))
-    share = (lmatch + rmatch) / denominator
-    if lmatch == 0 and rmatch == 0:
-        return None
-    if name and le >= 0:  # X叫什么: a quoted name right before or after the anchor X
-        before = text[max(0, ls - 32):ls]
-        quote = None
-        for m in _QUOTED.finditer(before):
-            if m.end() == len(before):
-                quote = m
-        if quote:
-            return sentence.start + ls - len(before) + quote.start(), sentence.start + le, max(share, 0.6)
-        after = _QUOTED.match(text, le) or _QUOTED.match(text, le + 1)
-        if after:
-            return sentence.start + after.start(), sentence.start + after.end(), max(share, 0.6)
-    if le >= 0 and rs >= 0 and rs > le:
-        start, end = le, rs
-    elif rs > 0 and lmatch == 0:
-        breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, 0, rs)]
-        start, end = (breaks[-1] if breaks else 0), rs
-    elif le >= 0 and rmatch == 0:
-        m = _CLAUSE_BREAKS.search(text, le)
-        start, end = le, (m.start() if m else len(text))
-    else:
-        return None
-    if head and text.startswith(head, end) and not text[start:end].endswith(head):
-        end += len(head)
-    return sentence.start + start, sentence.start + end, share
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink ``[start, end)`` past white space, function characters at the
-    edges, empty brackets (``（）``, left where a source dropped a gloss) and a
-    closing full stop; keeps balanced quotes."""
-    while True:
-        m = _EMPTY_BRACKETS.match(text, start, end)
-        if not m:
-            break
-        start = m.end()
-    while start < end and text[start] in _EDGE and not (text[start] == "“" and "”" in text[start:end]):
-        start += 1
-    while end > start and (text[end - 1] in "。.,，;；:：!！?？ \n" or (text[end - 1] in _EDGE and text[end - 1] != "”")):
-        end -= 1
-    return start, end

@@ -1,0 +1,155 @@
+"""Extractive answer selection with exact citations, and abstention.
+
+The reader never generates text: every candidate is a pair of character offsets
+into a :class:`~qa.documents.Document`, and the answer text is sliced from the
+document with them, so ``doc.text[citation.start:citation.end] == answer.text``
+by construction (the habit of Haystack's ``ExtractedAnswer``).
+
+    candidates (qa.reader.candidates)  every span that could answer, with rule evidence
+      → features (qa.reader.features)  one vector per candidate; hard vetoes on year,
+                                       place and kind (qa.reader.constraints)
+      → scorer (qa.reader.scorer)      learned P(correct); the best is the answer,
+                                       below the threshold the reader abstains
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from qa.chunking import Chunk
+from qa.documents import Document
+from qa.figures import Figure
+from qa.question import Question
+from qa.reader.candidates import CandidateGenerator
+from qa.reader.features import FEATURE_NAMES, candidate_features, passage_context
+from qa.reader.records import Answer, Candidate, Citation
+from qa.reader.scorer import Scorer, vetoed
+from qa.retrieval import Passage
+
+__all__ = ["Answer", "Candidate", "Citation", "Reader", "Scorer"]
+
+
+class Reader:
+    """Selects the answer span from retrieved passages.
+
+    Args:
+        documents: document id → :class:`Document`.
+        chunks: every indexed chunk (for the IDF of question words).
+        figures: every figure of the indexed documents.
+        abstain_threshold: probability below which the reader abstains; None
+            takes the scorer's own (chosen when it was fitted).
+        embed: optional ``texts -> (n, d) float32`` L2-normalised encoder used
+            only for questions with no Chinese words to match (cross-lingual).
+        spans: optional neural span proposer (:meth:`qa.span_model.SpanModel.predict`).
+        span_passages: how many of the best passages the span proposer reads.
+        scorer: the learned scorer (default: the shipped one, :meth:`Scorer.load`).
+
+    Raises:
+        qa.reader.scorer.ScorerError: the scorer file is missing or malformed.
+    """
+
+    def __init__(
+        self,
+        documents: dict[str, Document],
+        chunks: Sequence[Chunk],
+        figures: Sequence[Figure],
+        abstain_threshold: float | None = None,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        spans: Callable[[str, list[str]], list] | None = None,
+        span_passages: int = 3,
+        scorer: Scorer | None = None,
+    ) -> None:
+        self.documents = documents
+        self.generator = CandidateGenerator(documents, chunks, figures, embed=embed, spans=spans,
+                                            span_passages=span_passages)
+        self.scorer = scorer if scorer is not None else Scorer.load()
+        self.abstain_threshold = self.scorer.threshold if abstain_threshold is None else abstain_threshold
+
+    @property
+    def spans(self):
+        """The neural span proposer in use (None: rules only)."""
+        return self.generator.spans
+
+    @spans.setter
+    def spans(self, proposer) -> None:
+        self.generator.spans = proposer
+
+    def featurize(self, q: Question, passages: Sequence[Passage]) -> tuple[list[Candidate], np.ndarray]:
+        """Candidates of ``q`` in ``passages`` that no hard constraint vetoes, and
+        their ``(n, len(FEATURE_NAMES))`` float64 feature matrix (rows aligned).
+
+        A Chinese question without content words (``是多少？``) has nothing to
+        match: no candidates.
+        """
+        empty = np.zeros((0, len(FEATURE_NAMES)))
+        if not passages or not (q.english or self.generator.units(q)):
+            return [], empty
+        candidates = self.generator.candidates(q, passages)
+        if not candidates:
+            return [], empty
+        context = passage_context(passages)
+        features = np.stack([
+            candidate_features(q, c, passages[c.rank], self.documents[c.chunk.doc_id], context)
+            for c in candidates])
+        keep = ~vetoed(features)
+        return [c for c, k in zip(candidates, keep, strict=True) if k], features[keep]
+
+    def ranked(self, q: Question, passages: Sequence[Passage]) -> list[tuple[Candidate, float]]:
+        """``(candidate, probability)`` pairs, most probable first."""
+        candidates, features = self.featurize(q, passages)
+        if not candidates:
+            return []
+        probabilities = self.scorer.probability(features)
+        order = np.argsort(-probabilities, kind="stable")
+        return [(candidates[i], float(probabilities[i])) for i in order]
+
+    def read(self, q: Question, passages: Sequence[Passage], question: str, notice: str = "") -> Answer:
+        """The best answer to ``q`` from ``passages`` (best first), or an abstention.
+
+        ``question`` is the text as asked (``q.text`` is the standalone form).
+        The answer's confidence is the scorer's probability; below
+        :attr:`abstain_threshold` the reader abstains, with ``passages`` as the
+        related passages.
+        """
+        answers: list[Answer] = []
+        for cand, probability in self.ranked(q, passages):
+            text = self.documents[cand.chunk.doc_id].text[cand.start:cand.end]
+            if text in {a.text for a in answers}:
+                continue
+            if answers and _overlaps(answers[0].citation, cand):
+                continue  # an alternative that contains (or is inside) the answer adds nothing
+            answers.append(self._answer(cand, probability, q, question, notice))
+            if len(answers) == 3:
+                break
+        if not answers or answers[0].confidence < self.abstain_threshold:
+            confidence = answers[0].confidence if answers else 0.0
+            return Answer(question, q.text, "", "", None, confidence, True,
+                          passages=tuple(passages), notice=notice)
+        best = answers[0]
+        return Answer(best.question, best.standalone_question, best.text, best.sentence,
+                      best.citation, best.confidence, False, tuple(answers[1:]),
+                      tuple(passages), notice)
+
+    def _answer(self, cand: Candidate, probability: float, q: Question, question: str, notice: str) -> Answer:
+        doc = self.documents[cand.chunk.doc_id]
+        citation = Citation(
+            doc_id=doc.id,
+            title=doc.title,
+            section_path=cand.chunk.section_path,
+            chunk_id=cand.chunk.id,
+            paragraph=cand.chunk.paragraph,
+            start=cand.start,
+            end=cand.end,
+            sentence_start=cand.sentence.start,
+            sentence_end=cand.sentence.end,
+        )
+        return Answer(question, q.text, doc.text[cand.start:cand.end],
+                      doc.text[cand.sentence.start:cand.sentence.end], citation,
+                      probability, False, notice=notice)
+
+
+def _overlaps(citation: Citation, cand: Candidate) -> bool:
+    return (citation.doc_id == cand.chunk.doc_id
+            and cand.start < citation.end and citation.start < cand.end)

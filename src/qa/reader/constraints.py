@@ -1,0 +1,175 @@
+"""Agreement between a question and a candidate on year, place and kind of quantity.
+
+A person never answers ``北京市2022年地区生产总值`` from Baoding's report, a 2020
+question from a report that covers 2013–2014, or an investment amount with a
+count of projects. Each check returns ``+1`` (agrees), ``0`` (nothing to check)
+or ``-1`` (disagrees); :func:`vetoed` turns the ``-1`` cases that a human would
+never answer into a hard refusal, the rest are features for the scorer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qa.documents import Document
+from qa.question import YEAR, Question
+
+#: Administrative suffixes of Chinese place names (longest first).
+PLACE_SUFFIXES = ("自治州", "自治县", "街道", "省", "市", "区", "县", "镇", "乡", "旗", "州")
+#: Words that end like a place but name none (``全市``, ``地区生产总值``).
+_NOT_PLACES = re.compile(r"^(?:全|本|我|该|各|城|市|地|社|辖|景|园|新|老|小|山)")
+#: How far into a document its own place is named (title, header, opening).
+HEADER_CHARS = 300
+CURRENCY = ("元",)
+PERCENT = ("%", "‰", "个百分点", "百分点")
+COUNT = ("个", "家", "项", "人", "名", "所", "座", "户", "件", "次", "场", "条", "处", "台", "辆", "部",
+         "批", "种", "位", "套", "间", "张", "本", "篇", "份", "栋", "人次", "万人", "万人次")
+_MONEY_WORDS = re.compile(
+    r"收入|投资|产值|总值|总额|金额|资金|经费|预算|支出|销售额|税收|增加值|营业额|成交额|多少钱|GDP|gdp|生产总值|总量|消费品零售")
+
+
+@dataclass(frozen=True)
+class DocumentScope:
+    """What a document is about: its places and years, computed once per document.
+
+    Attributes:
+        header: title, publisher and the opening :data:`HEADER_CHARS` characters of the body.
+        years: years named anywhere in the text (``2019年``), plus the
+            publication year and the one before it (a report published in 2019
+            reviews 2018 and plans 2019).
+        publication_year: from ``metadata["date"]``, else None.
+    """
+
+    header: str
+    text: str
+    years: frozenset[int]
+    publication_year: int | None
+
+
+@lru_cache(maxsize=256)
+def _scope(doc_id: str, title: str, publisher: str, date: str, text: str, body_start: int) -> DocumentScope:
+    match = re.match(r"(\d{4})", date)
+    pub = int(match.group(1)) if match else None
+    years = {int(m.group(1)) for m in YEAR.finditer(text) if m.group(0).endswith("年")}
+    if pub:
+        years |= {pub - 1, pub}
+    header = " ".join((title, publisher, text[body_start:body_start + HEADER_CHARS]))
+    return DocumentScope(header, text, frozenset(years), pub)
+
+
+def document_scope(doc: Document) -> DocumentScope:
+    """The :class:`DocumentScope` of ``doc`` (cached by document id and content)."""
+    return _scope(doc.id, doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("date", ""),
+                  doc.text, doc.body_start)
+
+
+@lru_cache(maxsize=4096)
+def question_places(text: str) -> tuple[str, ...]:
+    """Place names in a question, as stems (``北京市`` → ``北京``, ``东柳街道`` → ``东柳``).
+
+    A place is a jieba word tagged ``ns``, or a word of 3+ characters ending in
+    an administrative suffix (``保定市``), or a word followed by a suffix word
+    (``东柳`` + ``街道``). Generic words (``全市``, ``地区``) are not places.
+    """
+    import jieba.posseg
+
+    words = [(w, flag) for w, flag in jieba.posseg.lcut(text)]
+    places = []
+    for i, (word, flag) in enumerate(words):
+        nxt = words[i + 1][0] if i + 1 < len(words) else ""
+        if nxt in PLACE_SUFFIXES and len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word):
+            places.append(word)
+        elif (flag == "ns" or (len(word) >= 3 and word.endswith(PLACE_SUFFIXES))) and not _NOT_PLACES.match(word):
+            places.append(_stem(word))
+    return tuple(dict.fromkeys(p for p in places if len(p) >= 2))
+
+
+def _stem(place: str) -> str:
+    for suffix in PLACE_SUFFIXES:
+        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
+            return place[: -len(suffix)]
+    return place
+
+
+def place_agreement(q: Question, doc: Document, sentence: str) -> float:
+    """+1 when every place the question names is the document's own (title,
+    publisher, opening); 0.5 when one is only named in the candidate's
+    sentence; 0 when the question names none; -1 otherwise."""
+    places = question_places(q.match_text)
+    if not places:
+        return 0.0
+    scope = document_scope(doc)
+    score = 1.0
+    for place in places:
+        if place in scope.header:
+            continue
+        if place in sentence:
+            score = min(score, 0.5)
+        else:
+            return -1.0
+    return score
+
+
+def asked_years(q: Question, doc: Document) -> tuple[int, ...]:
+    """Years the question asks about, ``去年``/``今年`` resolved against ``doc``'s publication year."""
+    return q.target_years(document_scope(doc).publication_year)
+
+
+def document_year_agreement(q: Question, doc: Document) -> float:
+    """+1 when the document covers a year the question names, -1 when it covers
+    none of them, 0 when the question names no year."""
+    years = asked_years(q, doc)
+    if not years:
+        return 0.0
+    return 1.0 if set(years) & document_scope(doc).years else -1.0
+
+
+def period_agreement(q: Question, doc: Document, period: str, sentence: str) -> float:
+    """For a figure: +1 when its period is a year the question names (or the
+    sentence names that year), -1 when its period is another year and the
+    sentence does not name the asked one, 0 when either is unknown."""
+    years = asked_years(q, doc)
+    if not years:
+        return 0.0
+    if any(f"{y}" in sentence for y in years):
+        return 1.0
+    if not period[:4].isdigit():
+        return 0.0
+    return 1.0 if int(period[:4]) in years else -1.0
+
+
+def expected_unit_class(q: Question) -> str:
+    """The kind of quantity asked for: ``percent``, ``money``, ``count`` or '' (unknown)."""
+    if q.wants_percent:
+        return "percent"
+    if q.unit_hint:
+        if q.unit_hint.endswith("元"):
+            return "money"
+        return "count" if q.unit_hint in COUNT else ""
+    if _MONEY_WORDS.search(q.match_text) and not q.wants_change:
+        return "money"
+    return ""
+
+
+def unit_class(unit: str) -> str:
+    """``money`` / ``percent`` / ``count`` / '' for a figure's unit."""
+    if unit.endswith(CURRENCY):
+        return "money"
+    if unit in PERCENT:
+        return "percent"
+    if unit in COUNT or unit.endswith(("个", "家", "项", "人", "人次")):
+        return "count"
+    return ""
+
+
+def unit_agreement(q: Question, unit: str) -> float:
+    """+1 when a figure's unit is of the kind asked for, -1 when it is of another
+    known kind, 0 when either is unknown."""
+    want, have = expected_unit_class(q), unit_class(unit)
+    if not want or not have:
+        return 0.0
+    if want == "money" and have == "percent" and q.wants_change:
+        return 0.0
+    return 1.0 if want == have else -1.0

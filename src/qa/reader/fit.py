@@ -1,0 +1,232 @@
+"""Fitting the answer scorer from gold questions, validated leave-one-document-out.
+
+For every gold question the pipeline runs as when answering (conversation →
+question analysis → retrieval → candidates → features, :meth:`Assistant.prepare`
+and :meth:`Reader.featurize`); a candidate is labelled correct when its text
+matches a gold answer (CMRC 2018 exact match). A logistic regression
+(scikit-learn) is fitted on all candidates; the abstention threshold is the one
+that maximises the training questions' accuracy (a right answer or a right
+abstention counts 1).
+
+Validation is leave-one-document-out: the questions about one document (and a
+share of the unanswerable ones, dealt round-robin) are scored by a scorer
+fitted on the others' questions only. :func:`cross_validate` reports that figure;
+:func:`fit_scorer` then fits on everything for the shipped file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from qa.reader.features import FEATURE_NAMES
+from qa.reader.scorer import Scorer
+
+#: Inverse regularisation strength of the logistic regression (scikit-learn's default).
+C = 1.0
+#: Fold name of unanswerable questions' documents: dealt round-robin over the real folds.
+UNANSWERABLE = "(unanswerable)"
+
+
+@dataclass
+class QuestionRows:
+    """One gold question's candidates.
+
+    Attributes:
+        id, type: the gold row's id and type.
+        fold: the document the question is about (its id), for leave-one-document-out.
+        answerable: the question has gold answers.
+        texts: candidate texts, aligned with ``features`` rows and ``labels``.
+        features: ``(n, F)`` float64.
+        labels: ``(n,)`` bool, the candidate's text is a gold answer.
+    """
+
+    id: str
+    type: str
+    fold: str
+    answerable: bool
+    texts: list[str]
+    features: np.ndarray
+    labels: np.ndarray
+
+
+def collect(assistant, examples: Sequence, progress: bool = True) -> list[QuestionRows]:
+    """Candidates and labels of every example through ``assistant``'s answering path.
+
+    ``examples`` are :class:`qa.evaluation.datasets.EvalExample` with ``doc_id``
+    resolved (:func:`qa.evaluation.runner.resolve_documents`).
+    """
+    from qa.evaluation.metrics import exact_match
+
+    rows = []
+    folds = sorted({e.doc_id for e in examples if e.doc_id})
+    dealt = 0
+    for example in tqdm(examples, desc="candidates", unit="q", disable=not progress):
+        prepared = assistant.prepare(example.question, example.history)
+        candidates, features = ([], np.zeros((0, len(FEATURE_NAMES))))
+        if prepared.q is not None:
+            candidates, features = assistant.reader.featurize(prepared.q, prepared.passages)
+        texts = [assistant.index.documents[c.chunk.doc_id].text[c.start:c.end] for c in candidates]
+        labels = np.array([bool(example.answers) and exact_match(t, example.answers) == 1.0 for t in texts],
+                          dtype=bool)
+        fold = example.doc_id
+        if not example.answers or fold is None:
+            fold, dealt = folds[dealt % len(folds)] if folds else UNANSWERABLE, dealt + 1
+        rows.append(QuestionRows(example.id, example.type, fold, bool(example.answers), texts, features, labels))
+    return rows
+
+
+def fit(rows: Sequence[QuestionRows], provenance: dict | None = None) -> Scorer:
+    """A :class:`Scorer` fitted on ``rows``; threshold by training accuracy.
+
+    Raises:
+        ValueError: no candidate is labelled correct (nothing to learn from).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.concatenate([r.features for r in rows if len(r.texts)])
+    labels = np.concatenate([r.labels for r in rows if len(r.texts)])
+    if not labels.any():
+        raise ValueError("no candidate matches a gold answer; check the index holds the gold documents")
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=C, max_iter=5000)
+    model.fit((features - mean) / scale, labels)
+    scorer = Scorer(FEATURE_NAMES, mean, scale, model.coef_[0].astype(np.float64),
+                    float(model.intercept_[0]), 0.5, provenance or {})
+    return dataclasses.replace(scorer, threshold=best_threshold(scorer, rows))
+
+
+def decide(scorer: Scorer, row: QuestionRows, threshold: float) -> tuple[bool, bool]:
+    """``(answered, correct)`` for one question: the best candidate answers when
+    its probability reaches ``threshold``; correct means a right answer, or an
+    abstention on an unanswerable question."""
+    if not len(row.texts):
+        return False, not row.answerable
+    probabilities = scorer.probability(row.features)
+    best = int(np.argmax(probabilities))
+    if probabilities[best] < threshold:
+        return False, not row.answerable
+    return True, bool(row.labels[best])
+
+
+def best_threshold(scorer: Scorer, rows: Sequence[QuestionRows]) -> float:
+    """The threshold in [0.05, 0.95] (steps of 0.01) with the most correct
+    questions; ties go to the middle of the best run."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    best_p = []
+    for row in rows:
+        best_p.append(float(scorer.probability(row.features).max()) if len(row.texts) else -1.0)
+    scores = []
+    for threshold in grid:
+        correct = 0
+        for row, p in zip(rows, best_p, strict=True):
+            if p < threshold:
+                correct += not row.answerable
+            else:
+                correct += bool(row.labels[int(np.argmax(scorer.probability(row.features)))])
+        scores.append(correct)
+    scores = np.array(scores)
+    winners = grid[scores == scores.max()]
+    return float(winners[len(winners) // 2])
+
+
+def evaluate(decisions: Sequence[tuple[QuestionRows, bool, bool]]) -> dict:
+    """Accuracy figures of ``(row, answered, correct)`` triples.
+
+    Returns ``{"n", "em", "em_answerable", "abstain_recall", "false_abstention",
+    "by_type": {type: em}}``: ``em`` counts a right abstention on an unanswerable
+    question as correct (as ``qa eval`` does); ``false_abstention`` is the share of
+    answerable questions abstained on.
+    """
+    answerable = [(r, a, c) for r, a, c in decisions if r.answerable]
+    unanswerable = [(r, a, c) for r, a, c in decisions if not r.answerable]
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    for row, _, correct in decisions:
+        by_type[row.type].append(correct)
+    share = lambda xs: round(float(np.mean(xs)), 3) if xs else None  # noqa: E731
+    return {
+        "n": len(decisions),
+        "em": share([c for _, _, c in decisions]),
+        "em_answerable": share([c for _, _, c in answerable]),
+        "abstain_recall": share([not a for _, a, _ in unanswerable]),
+        "false_abstention": share([not a for _, a, _ in answerable]),
+        "by_type": {t: share(v) for t, v in sorted(by_type.items())},
+    }
+
+
+def cross_validate(rows: Sequence[QuestionRows]) -> tuple[dict, dict[str, dict]]:
+    """Leave-one-document-out: ``(overall figures, {fold: figures})`` (see :func:`evaluate`)."""
+    folds = sorted({r.fold for r in rows})
+    decisions, per_fold = [], {}
+    for fold in folds:
+        train = [r for r in rows if r.fold != fold]
+        test = [r for r in rows if r.fold == fold]
+        scorer = fit(train)
+        fold_decisions = [(r, *decide(scorer, r, scorer.threshold)) for r in test]
+        per_fold[fold] = evaluate(fold_decisions)
+        decisions += fold_decisions
+    return evaluate(decisions), per_fold
+
+
+def in_sample(rows: Sequence[QuestionRows], scorer: Scorer) -> dict:
+    """Figures of ``scorer`` on the rows it was fitted on (labelled in-sample)."""
+    return evaluate([(r, *decide(scorer, r, scorer.threshold)) for r in rows])
+
+
+def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], index: str,
+               documents: dict[str, str]) -> Scorer:
+    """Leave-one-document-out figures, then the scorer fitted on every row, with its provenance."""
+    lodo, per_fold = cross_validate(rows)
+    provenance = {
+        "command": command,
+        "data": list(data),
+        "index": index,
+        "documents": documents,
+        "questions": len(rows),
+        "candidates": int(sum(len(r.texts) for r in rows)),
+        "positives": int(sum(int(r.labels.sum()) for r in rows)),
+        "created": datetime.date.today().isoformat(),
+        "model": f"scikit-learn LogisticRegression(C={C}) on standardised features",
+        "validation": "leave-one-document-out (unanswerable questions dealt round-robin to folds)",
+        "leave_one_document_out": lodo,
+        "per_document": {documents.get(k, k): v for k, v in per_fold.items()},
+    }
+    scorer = fit(rows, provenance)
+    provenance["in_sample"] = in_sample(rows, scorer)
+    print(f"leave-one-document-out: {lodo}", file=sys.stderr)
+    return scorer
+
+
+def save_rows(rows: Sequence[QuestionRows], path) -> None:
+    """Cache collected rows in one ``.npz`` file (features, labels, texts, question info)."""
+    np.savez_compressed(
+        path,
+        meta=np.array([[r.id, r.type, r.fold, str(int(r.answerable))] for r in rows], dtype=object),
+        sizes=np.array([len(r.texts) for r in rows]),
+        features=np.concatenate([r.features for r in rows]) if rows else np.zeros((0, len(FEATURE_NAMES))),
+        labels=np.concatenate([r.labels for r in rows]) if rows else np.zeros(0, bool),
+        texts=np.array([t for r in rows for t in r.texts], dtype=object),
+        names=np.array(FEATURE_NAMES, dtype=object),
+    )
+
+
+def load_rows(path) -> list[QuestionRows]:
+    """Rows saved by :func:`save_rows`. Raises ``ValueError`` when the features differ."""
+    data = np.load(path, allow_pickle=True)
+    if tuple(data["names"]) != FEATURE_NAMES:
+        raise ValueError(f"{path} holds other features than this qa's; delete it to collect again")
+    rows, at = [], 0
+    for (qid, qtype, fold, answerable), size in zip(data["meta"], data["sizes"], strict=True):
+        rows.append(QuestionRows(qid, qtype, fold, answerable == "1", list(data["texts"][at:at + size]),
+                                 data["features"][at:at + size], data["labels"][at:at + size]))
+        at += size
+    return rows

@@ -1,0 +1,177 @@
+"""Span helpers: pure functions over text and offsets that generators use to
+find, align and trim candidate spans."""
+
+from __future__ import annotations
+
+import re
+
+from qa.chunking import Chunk, Sentence
+from qa.figures import Figure
+from qa.question import TIME_WORDS
+
+_CLAUSE_END = re.compile(r"[,，;；:：。！？!?\n]")
+_LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
+_EDGE = "的了是为与和及在对把被将“”\"' "
+_DATE = re.compile(
+    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
+)
+_WH_SPAN = re.compile(
+    r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
+)
+_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
+_QUOTED = re.compile(r"[“\"《「][^“”\"《》「」]{1,30}[”\"》」]")
+_CN = "零一二三四五六七八九十"
+NAME_WORDS = ("叫什么", "名字", "名称", "什么名")
+_OPENERS, _CLOSERS = "（(【[「『《“‘〈", "）)】]」』》”’〉"
+_PUNCTUATION = "，,。.、；;：:！!？?…—·"
+
+
+def _trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a neural span past white space, edge punctuation and unbalanced
+    brackets or quotes. The reader's tokens can straddle a character boundary
+    (``》。``, ``。“``), so a span may begin or end with a stray mark; a
+    balanced pair (``《飞狐外传》``, ``（1276年）``) is kept."""
+    while start < end:
+        c, last = text[start], text[end - 1]
+        if c.isspace() or c in _PUNCTUATION or c in _CLOSERS:
+            start += 1
+        elif last.isspace() or last in _PUNCTUATION or last in _OPENERS:
+            end -= 1
+        elif c in _OPENERS and _CLOSERS[_OPENERS.index(c)] not in text[start + 1:end]:
+            start += 1
+        elif last in _CLOSERS and _OPENERS[_CLOSERS.index(last)] not in text[start:end - 1]:
+            end -= 1
+        else:
+            break
+    return start, end
+
+
+_CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
+_EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
+
+
+def _bigrams(text: str) -> list[str]:
+    return [text[i:i + 2] for i in range(len(text) - 1)]
+
+
+def _coverage(units: dict[str, float], text: str) -> float:
+    """IDF-weighted share of ``units`` in ``text``; a missing word of 3+ characters
+    earns half the share of its bigrams that are present."""
+    total = sum(units.values())
+    if not total:
+        return 0.0
+    found = 0.0
+    for term, weight in units.items():
+        if term in text:
+            found += weight
+        elif len(term) >= 3:
+            grams = _bigrams(term)
+            found += weight * 0.5 * sum(g in text for g in grams) / len(grams)
+    return found / total
+
+
+
+def _restated(question: str, text: str, fig: Figure) -> float:
+    """Share of the figure's own description that the question restates, in [0, 1].
+
+    The description is the figure's clause up to the number (``亿元以上`` for
+    ``5家`` in ``注册资金千万元以上46家,亿元以上5家``), or its metric when the
+    number opens the clause (``同比分别-6.2%、-19.3%``); the share is
+    of its character bigrams found in the question. Questions usually restate
+    the clause of the figure they ask for, so this separates figures that share
+    a sentence.
+    """
+    breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, fig.start - 40), fig.start)]
+    clause = text[breaks[-1] if breaks else max(0, fig.start - 40):fig.start]
+    grams = set(_bigrams(clause.strip())) or set(_bigrams(fig.metric))
+    if not grams:
+        return 0.5
+    return sum(g in question for g in grams) / len(grams)
+
+
+def _sentence_at(chunk: Chunk, offset: int) -> Sentence:
+    for sentence in chunk.sentences:
+        if sentence.start <= offset < sentence.end:
+            return sentence
+    return Sentence(chunk.start, chunk.end, chunk.text)
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause around ``[start, end)``: back to the previous and on to the next break."""
+    lo = max((m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, start - 60), start)), default=max(0, start - 60))
+    hi_m = _CLAUSE_BREAKS.search(text, end, end + 60)
+    return text[lo:hi_m.start() if hi_m else min(len(text), end + 60)]
+
+
+def _strip_time(text: str) -> str:
+    return TIME_WORDS.sub("", text).strip()
+
+
+def _find_anchor(pattern: str, text: str, suffix: bool, lo: int = 0) -> tuple[int, int, int]:
+    """Longest suffix (or prefix) of ``pattern`` (≥ 2 chars) in ``text[lo:]``:
+    ``(start, end, matched_length)``, or ``(-1, -1, 0)``."""
+    for size in range(len(pattern), 1, -1):
+        piece = pattern[-size:] if suffix else pattern[:size]
+        at = text.find(piece, lo)
+        if at >= 0:
+            return at, at + size, size
+    return -1, -1, 0
+
+
+def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
+    """Span of ``sentence`` that the question word stands for, as absolute offsets.
+
+    Returns ``(start, end, anchor_share)`` or None. ``anchor_share`` is the
+    fraction of the question context matched around the span.
+    """
+    text = sentence.text
+    right_core = right.lstrip("的了是")
+    ls, le, lmatch = _find_anchor(left, text, suffix=True) if len(left) >= 2 else (-1, -1, 0)
+    rs, _, rmatch = _find_anchor(right_core, text, suffix=False, lo=max(le, 0)) if len(right_core) >= 2 else (-1, -1, 0)
+    if head and rs < 0:
+        rs, _, rmatch = _find_anchor(head + right_core, text, suffix=False, lo=max(le, 0))
+        rs = rs + len(head) if rs >= 0 and text.startswith(head, rs) else rs
+    denominator = max(1, len(left) + len(right_core))
+    share = (lmatch + rmatch) / denominator
+    if lmatch == 0 and rmatch == 0:
+        return None
+    if name and le >= 0:  # X叫什么: a quoted name right before or after the anchor X
+        before = text[max(0, ls - 32):ls]
+        quote = None
+        for m in _QUOTED.finditer(before):
+            if m.end() == len(before):
+                quote = m
+        if quote:
+            return sentence.start + ls - len(before) + quote.start(), sentence.start + le, max(share, 0.6)
+        after = _QUOTED.match(text, le) or _QUOTED.match(text, le + 1)
+        if after:
+            return sentence.start + after.start(), sentence.start + after.end(), max(share, 0.6)
+    if le >= 0 and rs >= 0 and rs > le:
+        start, end = le, rs
+    elif rs > 0 and lmatch == 0:
+        breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, 0, rs)]
+        start, end = (breaks[-1] if breaks else 0), rs
+    elif le >= 0 and rmatch == 0:
+        m = _CLAUSE_BREAKS.search(text, le)
+        start, end = le, (m.start() if m else len(text))
+    else:
+        return None
+    if head and text.startswith(head, end) and not text[start:end].endswith(head):
+        end += len(head)
+    return sentence.start + start, sentence.start + end, share
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` past white space, function characters at the
+    edges, empty brackets (``（）``, left where a source dropped a gloss) and a
+    closing full stop; keeps balanced quotes."""
+    while True:
+        m = _EMPTY_BRACKETS.match(text, start, end)
+        if not m:
+            break
+        start = m.end()
+    while start < end and text[start] in _EDGE and not (text[start] == "“" and "”" in text[start:end]):
+        start += 1
+    while end > start and (text[end - 1] in "。.,，;；:：!！?？ \n" or (text[end - 1] in _EDGE and text[end - 1] != "”")):
+        end -= 1
+    return start, end
