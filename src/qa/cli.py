@@ -140,7 +140,9 @@ def _load_documents(paths: Sequence[str], strict: bool = False, verb: str = "ind
             raise
         raise CLIError(f"{exc} (--strict stops at the first file that cannot be read; nothing was written)") from exc
     if not loaded.files:
-        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}")
+        other = ", ".join(f"{n:,} {suffix}" for suffix, n in loaded.other_types.items())
+        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}"
+                       + (f" (found {other})" if other else ""))
     if not loaded.documents:
         raise CLIError(f"nothing to index: {loaded.summary(verb, SKIPPED_NAMED)}")
     return loaded
@@ -157,7 +159,9 @@ def _add_index_command(subparsers) -> None:
     build = commands.add_parser(
         "build", help="(re)build the index from files or folders",
         description="Chunk, embed and index documents, replacing any index in DIR "
-                    "(atomically: the old one stays loadable until the new one is complete).")
+                    "(atomically: the old one stays loadable until the new one is complete). "
+                    "A file that cannot be read is skipped, with the reason on stderr and a "
+                    "summary at the end; the command fails only when no file can be read.")
     build.add_argument("paths", nargs="*", metavar="PATH",
                        help="files or folders (.txt, .md, .html); default: the shipped corpus")
     _add_index_flag(build)
@@ -169,7 +173,8 @@ def _add_index_command(subparsers) -> None:
     add = commands.add_parser(
         "add", help="add documents without re-embedding the indexed ones",
         description="Add documents to an existing index. Files already indexed (same "
-                    "content) are skipped; a changed file at an indexed path replaces it.")
+                    "content) are skipped; a changed file at an indexed path replaces it. "
+                    "A file that cannot be read is skipped and listed, as in `qa index build`.")
     add.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to add")
     _add_index_flag(add)
     _add_model_flag(add, "default: the model recorded in the index")
@@ -211,7 +216,7 @@ def _run_index_build(args: argparse.Namespace) -> int:
         f"{settings.index_dir} in {done - started:.1f} s "
         f"(loading {ready - started:.1f} s, chunk+embed+index+save {done - ready:.1f} s)"
     )
-    if loaded.skipped:
+    if loaded.skipped or loaded.other_types:
         print(loaded.summary("indexed", SKIPPED_NAMED))
     return 0
 
@@ -230,7 +235,7 @@ def _run_index_add(args: argparse.Namespace) -> int:
     for doc_id in added:
         doc = index.documents[doc_id]
         print(f"  {doc_id}  {doc.title}  {doc.path}")
-    if loaded.skipped:
+    if loaded.skipped or loaded.other_types:
         print(loaded.summary("read", SKIPPED_NAMED))
     return 0
 

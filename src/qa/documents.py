@@ -250,11 +250,14 @@ class LoadReport:
         documents: the documents read, one per distinct content (first file wins).
         skipped: the files that could not be read, in the order met.
         files: how many files were tried (read, duplicate or skipped).
+        other_types: files of unsupported types found in the directories walked, by
+            suffix (``{".pdf": 4}``), most frequent first; not tried, not in ``files``.
     """
 
     documents: list[Document]
     skipped: list[SkippedFile]
     files: int
+    other_types: dict[str, int] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -265,14 +268,18 @@ class LoadReport:
         """One line: ``indexed 2,046 of 2,058 files; 12 skipped: a.txt (why), …``.
 
         ``verb`` starts the line; at most ``limit`` skipped files are named (by file
-        name), then ``…``. Without skipped files: ``read 3 of 3 files``.
+        name), then ``…``. Without skipped files: ``read 3 of 3 files``. Files of
+        unsupported types end it: ``; not read (unsupported types): 4 .pdf, 3 .docx``.
         """
         line = f"{verb} {self.read:,} of {self.files:,} files"
-        if not self.skipped:
-            return line
-        named = ", ".join(f"{Path(s.path).name} ({s.reason})" for s in self.skipped[:limit])
-        more = ", …" if len(self.skipped) > limit else ""
-        return f"{line}; {len(self.skipped):,} skipped: {named}{more}"
+        if self.skipped:
+            named = ", ".join(f"{Path(s.path).name} ({s.reason})" for s in self.skipped[:limit])
+            more = ", …" if len(self.skipped) > limit else ""
+            line += f"; {len(self.skipped):,} skipped: {named}{more}"
+        if self.other_types:
+            types = ", ".join(f"{n:,} {suffix}" for suffix, n in self.other_types.items())
+            line += f"; not read (unsupported types): {types}"
+        return line
 
 
 def read_documents(
@@ -304,7 +311,8 @@ def read_documents(
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    files = _expand(paths)
+    other: Counter = Counter()
+    files = _expand(paths, other)
     docs: dict[str, Document] = {}
     skipped: list[SkippedFile] = []
     for file in files:
@@ -321,22 +329,25 @@ def read_documents(
                 on_skip(entry)
             continue
         docs.setdefault(doc.id, doc)
-    return LoadReport(list(docs.values()), skipped, len(files))
+    return LoadReport(list(docs.values()), skipped, len(files), dict(other.most_common()))
 
 
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
+def _expand(paths: Iterable[str | Path], other: Counter | None = None) -> list[Path]:
+    """The files to read under ``paths``; other files met in directories (unsupported
+    types, not hidden ones or :data:`SKIPPED_NAMES`) are counted by suffix in ``other``."""
     files: list[Path] = []
     for path in paths:
         p = Path(path).expanduser()
         if p.is_dir():
-            files.extend(
-                f
-                for f in sorted(p.rglob("*"))
-                if (f.is_file() or (f.is_symlink() and not f.exists()))  # a dead link is reported
-                and f.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and not SKIPPED_NAMES.match(f.name)
-            )
+            for f in sorted(p.rglob("*")):
+                if not (f.is_file() or (f.is_symlink() and not f.exists())):  # a dead link is reported
+                    continue
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or SKIPPED_NAMES.match(f.name):
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(f)
+                elif other is not None:
+                    other[f.suffix.lower() or "(no suffix)"] += 1
         elif p.exists() or p.is_symlink():
             files.append(p)
         else:
