@@ -147,3 +147,158 @@ def test_reader_commands_report_missing_files(tmp_path, capsys):
     code, _, err = run(capsys, "reader", "train", "--data", str(tmp_path / "none.json"), "--out", str(tmp_path / "o"))
     assert code == 2 and "training data not found" in err
     assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- unreadable files
+
+
+@pytest.fixture()
+def mixed_folder(tmp_path):
+    """Two good documents and two that cannot be read (source line only, white space only)."""
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    (folder / "a00001.txt").write_text("汛期安排\n本市汛期为每年6月1日至9月30日。\n", encoding="utf-8")
+    (folder / "a00085.txt").write_text("（出处：北京市防汛手册）\n", encoding="utf-8")
+    (folder / "a00086.txt").write_text("\u3000\u2003\n\u200b\ufeff\n", encoding="utf-8")
+    (folder / "a00090.txt").write_text("转移安置\n暴雨预警时低洼地区居民转移到就近避险点。\n", encoding="utf-8")
+    (folder / "handbook.pdf").write_bytes(b"%PDF-1.4\n")
+    return folder
+
+
+def test_build_skips_unreadable_files_and_lists_them(tmp_path, mixed_folder, fake_encoder, capsys):
+    index_dir = tmp_path / "idx"
+    code, out, err = run(capsys, "index", "build", str(mixed_folder), "--index", str(index_dir), "--no-progress")
+    assert code == 0
+    assert "indexed 2 document(s)" in out
+    assert out.splitlines()[-1] == (
+        "indexed 2 of 4 files; 2 skipped: a00085.txt (no body text after removing metadata and "
+        "boilerplate), a00086.txt (no visible text, only white space and invisible characters "
+        "(U+2003, U+200B, U+3000, U+FEFF)); not read (unsupported types): 1 .pdf"
+    )
+    assert err.splitlines() == [
+        f"qa: skipped {mixed_folder / 'a00085.txt'}: no body text after removing metadata and boilerplate",
+        f"qa: skipped {mixed_folder / 'a00086.txt'}: no visible text, only white space and invisible "
+        "characters (U+2003, U+200B, U+3000, U+FEFF)",
+    ]
+    code, out, _ = run(capsys, "index", "info", "--index", str(index_dir), "--json")
+    assert sorted(d["path"].rsplit("/", 1)[1] for d in json.loads(out)["documents"]) == ["a00001.txt", "a00090.txt"]
+
+
+def test_strict_build_fails_fast_and_writes_nothing(tmp_path, mixed_folder, fake_encoder, capsys):
+    index_dir = tmp_path / "idx"
+    code, out, err = run(capsys, "index", "build", str(mixed_folder), "--index", str(index_dir), "--strict")
+    assert code == 2 and out == ""
+    assert err == (f"qa: error: {mixed_folder / 'a00085.txt'}: no body text after removing metadata and "
+                   "boilerplate (--strict stops at the first file that cannot be read; nothing was written)\n")
+    assert not index_dir.exists() and fake_encoder.passages == 0
+
+
+def test_build_with_no_readable_file_fails_and_writes_nothing(tmp_path, mixed_folder, fake_encoder, capsys):
+    for good in ("a00001.txt", "a00090.txt"):
+        (mixed_folder / good).unlink()
+    index_dir = tmp_path / "idx"
+    code, _, err = run(capsys, "index", "build", str(mixed_folder), "--index", str(index_dir))
+    assert code == 2 and not index_dir.exists()
+    assert err.splitlines()[-1].startswith("qa: error: nothing to index: indexed 0 of 2 files; 2 skipped: "
+                                           "a00085.txt (no body text")
+
+
+def test_folder_of_unsupported_files_names_what_it_found(tmp_path, fake_encoder, capsys):
+    (tmp_path / "docs").mkdir()
+    for name in ("a.pdf", "b.pdf", "c.docx"):
+        (tmp_path / "docs" / name).write_bytes(b"PK")
+    code, _, err = run(capsys, "index", "build", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"))
+    assert code == 2
+    assert err == (f"qa: error: no readable documents (.txt, .md, .html, .htm) in {tmp_path / 'docs'} "
+                   "(found 2 .pdf, 1 .docx)\n")
+
+
+def test_add_skips_unreadable_files(tmp_path, corpus_copy, mixed_folder, fake_encoder, capsys):
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")[0] == 0
+    code, out, err = run(capsys, "index", "add", str(mixed_folder), "--index", index_dir)
+    assert code == 0
+    assert "added 2 document(s), 0 already indexed; index now has 3 document(s)" in out
+    assert out.splitlines()[-1].startswith("read 2 of 4 files; 2 skipped: a00085.txt (no body text")
+    assert err.count("qa: skipped ") == 2
+
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    code, _, err = run(capsys, "index", "add", str(loop), str(mixed_folder / "a00085.txt"), "--index", index_dir)
+    assert code == 2
+    assert f"qa: skipped {loop}: cannot read file: symbolic link loop (the link never reaches a file)" in err
+    assert "qa: error: nothing to index: read 0 of 2 files; 2 skipped: loop.txt (cannot read file: symbolic link loop" in err
+    code, _, err = run(capsys, "index", "add", str(loop), "--index", index_dir, "--strict")
+    assert code == 2 and "symbolic link loop" in err and "no such file" not in err
+
+
+# --------------------------------------------------------------------------- default index, ask, figures
+
+
+@pytest.fixture()
+def fake_model(monkeypatch, fake_encoder):
+    """The fake encoder for the commands that load it through qa.embedding (ask, figures)."""
+    import qa.embedding
+
+    monkeypatch.setattr(qa.embedding, "load_encoder", lambda model, home=None: fake_encoder)
+    fake_encoder.path = None  # no local files: the neural reader cannot load on it (and warns)
+    return fake_encoder
+
+
+def test_ask_from_another_directory_uses_the_users_index(tmp_path, corpus_copy, fake_model, monkeypatch, capsys):
+    import qa.config
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("QA_HOME", str(home))
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.setattr(qa.config, "CHECKOUT_DIR", None)  # an installed package, not a checkout
+    (tmp_path / "notice.txt").write_text("防汛值班安排\n今年防汛值班电话为12345。\n", encoding="utf-8")
+    first = tmp_path / "work"
+    first.mkdir()
+    monkeypatch.chdir(first)
+    code, out, _ = run(capsys, "index", "build", str(corpus_copy), str(tmp_path / "notice.txt"), "--no-progress")
+    assert code == 0 and f"into {home / 'index'} in" in out
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules")
+    assert code == 0, err
+    assert "答案: 12345" in out
+    assert "No index" not in err and list(elsewhere.iterdir()) == []
+
+
+def test_default_index_dir(tmp_path, monkeypatch):
+    import qa.config
+    from qa.config import Settings, default_index_dir
+
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert qa.config.CHECKOUT_DIR == DEFAULT_CORPUS_DIR.parents[3]  # tests run from the checkout
+    assert Settings().index_dir == DEFAULT_CORPUS_DIR.parents[3] / "index"
+    monkeypatch.setattr(qa.config, "CHECKOUT_DIR", None)
+    assert Settings(home=tmp_path / "h").index_dir == tmp_path / "h" / "index"
+    monkeypatch.setenv("QA_HOME", str(tmp_path / "env-home"))
+    assert default_index_dir() == tmp_path / "env-home" / "index"
+    monkeypatch.setenv("QA_INDEX", "my-index")
+    assert Settings().index_dir == Settings.from_env().index_dir == qa.config.Path("my-index")
+    assert Settings.from_env(index_dir="flag").index_dir == qa.config.Path("flag")
+
+
+def test_figures_does_not_load_the_span_reader(tmp_path, corpus_copy, fake_model, capsys):
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")[0] == 0
+    code, out, err = run(capsys, "figures", "--query", "托位", "--period", "2023", "--format", "csv",
+                         "--index", index_dir)
+    assert code == 0
+    assert "neural reader" not in err and err == ""
+    assert ",124个,1727,1731,124.0,个,,新增托位,1723,1727,2023,actual," in out
+
+
+def test_citation_of_a_paragraph_without_section(tmp_path, fake_model, capsys):
+    (tmp_path / "notice.txt").write_text("防汛值班安排\n今年防汛值班电话为12345。\n", encoding="utf-8")
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", "build", str(tmp_path / "notice.txt"), "--index", index_dir, "--no-progress")[0] == 0
+    code, out, _ = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules", "--index", index_dir)
+    assert code == 0
+    assert "出处: 防汛值班安排（第 1 段，字符 16–21）" in out.splitlines()

@@ -10,11 +10,14 @@ import pytest
 
 from qa.documents import (
     DocumentError,
+    LoadReport,
+    SkippedFile,
     boilerplate_spans,
     decode_bytes,
     load_document,
     load_documents,
     normalize_text,
+    read_documents,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +255,7 @@ def test_load_documents_walks_sorts_and_dedups(tmp_path):
     (tmp_path / "a" / "same.txt").write_text("甲文件\n内容一。\n", encoding="utf-8")
     (tmp_path / "b" / "same.txt").write_text("乙文件\n内容二。\n", encoding="utf-8")
     (tmp_path / "b" / "copy.txt").write_text("甲文件\n内容一。\n", encoding="utf-8")
-    (tmp_path / "README.md").write_text("# about this folder\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# about this folder\n\nWhat the files are.\n", encoding="utf-8")
     (tmp_path / "data.csv").write_text("a,b\n", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("隐藏\n", encoding="utf-8")
     docs = load_documents(tmp_path)
@@ -275,6 +278,119 @@ def test_load_documents_strict_and_lenient(tmp_path):
     with pytest.raises(DocumentError, match="empty"):
         load_documents(tmp_path)
     assert [Path(d.path).name for d in load_documents(tmp_path, strict=False)] == ["good.txt"]
+
+
+def test_read_documents_skips_bad_files_and_says_why(tmp_path):
+    (tmp_path / "a-good.txt").write_text("防汛通知\n各街道做好防汛准备。\n", encoding="utf-8")
+    (tmp_path / "b-source-only.txt").write_text("（出处：北京市防汛手册）\n", encoding="utf-8")
+    (tmp_path / "c-empty.txt").write_bytes(b"")
+    (tmp_path / "d-good.html").write_text(
+        "<html><head><title>通知</title></head><body><p>汛期自6月1日起。</p></body></html>", encoding="utf-8")
+    (tmp_path / "e-binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "f.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "README.md").write_text("# about\n", encoding="utf-8")
+    met: list[SkippedFile] = []
+    report = read_documents(tmp_path, on_skip=met.append)
+    assert [Path(d.path).name for d in report.documents] == ["a-good.txt", "d-good.html"]
+    assert report.files == 5 and report.read == 2 and report.other_types == {".pdf": 1}
+    assert report.skipped == met
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("b-source-only.txt", "no body text after removing metadata and boilerplate"),
+        ("c-empty.txt", "empty file (0 bytes, no text)"),
+        ("e-binary.txt", "binary file (contains NUL bytes; read as UTF-16-BE without a byte-order mark: "
+                         "illegal UTF-16 surrogate at byte 232), not a text document"),
+    ]
+    assert report.summary("indexed", limit=2) == (
+        "indexed 2 of 5 files; 3 skipped: b-source-only.txt (no body text after removing metadata "
+        "and boilerplate), c-empty.txt (empty file (0 bytes, no text)), …; not read (unsupported types): 1 .pdf"
+    )
+    with pytest.raises(DocumentError, match="b-source-only.txt: no body text"):
+        read_documents(tmp_path, strict=True)
+
+
+def test_load_report_summary_counts_with_thousands_separators():
+    skipped = [SkippedFile(f"/d/a{i:05d}.txt", "no body text") for i in range(12)]
+    report = LoadReport([], skipped, 2058)
+    assert report.summary("indexed", limit=1) == "indexed 2,046 of 2,058 files; 12 skipped: a00000.txt (no body text), …"
+    assert LoadReport([], [], 3).summary() == "read 3 of 3 files"
+
+
+@pytest.mark.parametrize("content", ["\u3000\u2003\u200b\ufeff  \n", "\n\n\n\ufeff", "\u2003\n\u200b\n", "\u3000" * 50])
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html"])
+def test_white_space_only_file_is_refused(tmp_path, content, suffix):
+    path = tmp_path / f"blank{suffix}"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DocumentError, match="no visible text, only white space"):
+        load_document(path)
+
+
+def test_white_space_only_file_names_the_invisible_characters(tmp_path):
+    path = tmp_path / "blank.txt"
+    path.write_text("\u3000\u2003\n\u200b\ufeff  \n", encoding="utf-8")
+    with pytest.raises(DocumentError) as error:
+        load_document(path)
+    assert error.value.reason == (
+        "no visible text, only white space and invisible characters (U+2003, U+200B, U+3000, U+FEFF)"
+    )
+
+
+def test_invisible_first_line_is_not_the_title(tmp_path):
+    path = tmp_path / "notice.txt"
+    path.write_text("\u2003\u200b\n\n防汛工作通知\n各街道做好防汛准备。\n", encoding="utf-8")
+    assert load_document(path).title == "防汛工作通知"
+
+
+def test_headings_only_body_is_refused(tmp_path):
+    path = tmp_path / "outline.txt"
+    path.write_text("工作要点\n一、目标\n二、措施\n", encoding="utf-8")
+    with pytest.raises(DocumentError, match="no paragraphs to index"):
+        load_document(path)
+
+
+NOTICE = "关于做好2024年防汛工作的通知\n各街道：\n为切实做好今年防汛工作，现将有关事项通知如下。\n一、汛期自6月1日起至9月30日止。\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_decoded(tmp_path, encoding):
+    path = tmp_path / "notice.txt"
+    path.write_bytes(NOTICE.encode(encoding))
+    doc = load_document(path)
+    assert doc.text == NOTICE
+    assert doc.metadata["encoding"] == encoding
+    assert doc.title == "关于做好2024年防汛工作的通知"
+
+
+def test_utf16_without_bom_that_does_not_decode_says_so():
+    data = NOTICE.encode("utf-16-le")
+    broken = data[:8] + "\udc00".encode("utf-16-le", "surrogatepass") + data[8:]
+    with pytest.raises(DocumentError) as error:
+        decode_bytes(broken, source="x.txt")
+    assert error.value.reason == (
+        "binary file (contains NUL bytes; read as UTF-16-LE without a byte-order mark: "
+        "illegal encoding at byte 8), not a text document"
+    )
+
+
+def test_stray_nul_bytes_in_utf8_are_still_binary():
+    with pytest.raises(DocumentError, match="binary file"):
+        decode_bytes("正文内容。".encode() + b"\x00" + "更多内容".encode() + b"\x00", source="x")
+
+
+def test_symlink_loop_and_broken_link_say_so(tmp_path):
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    dead = tmp_path / "dead.txt"
+    dead.symlink_to(tmp_path / "gone.txt")
+    with pytest.raises(DocumentError) as error:
+        load_document(loop)
+    assert error.value.reason == "cannot read file: symbolic link loop (the link never reaches a file)"
+    with pytest.raises(DocumentError) as error:
+        load_document(dead)
+    assert error.value.reason == f"cannot read file: broken symbolic link (its target {tmp_path / 'gone.txt'} does not exist)"
+    (tmp_path / "good.txt").write_text("通知\n内容。\n", encoding="utf-8")
+    report = read_documents(tmp_path, on_skip=lambda s: None)
+    assert [Path(d.path).name for d in report.documents] == ["good.txt"]
+    assert sorted(Path(s.path).name for s in report.skipped) == ["dead.txt", "loop.txt"]
 
 
 # --------------------------------------------------------------------------- extra corpus

