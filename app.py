@@ -60,6 +60,8 @@ ASK_CONCURRENCY = 4
 #: Uploads run one at a time in a separate group: indexing a file does not stop
 #: questions (the library builds the new index beside the live one and swaps it in).
 UPLOAD_QUEUE = "upload"
+#: Earlier questions of the conversation passed to ``Assistant.ask`` (the latest).
+MAX_HISTORY = 20
 #: localStorage key of the conversations kept in the browser.
 STORAGE_KEY = "qa-conversations"
 #: File under ``Settings.home`` holding the key that encrypts the browser-side
@@ -70,7 +72,7 @@ ERROR_MESSAGE = "抱歉，处理时出错了，请稍后再试。"
 
 APP_CSS = """
 .qa-reply .qa-short { font-size: 1.15em; margin-bottom: .3em; }
-.qa-reply .qa-cite { font-size: .95em; margin-top: .35em; color: var(--body-text-color-subdued); }
+.qa-cite { font-size: .95em; margin-top: .35em; color: var(--body-text-color); }
 .qa-reply .qa-sentence, .qa-paragraph { line-height: 1.7; }
 .qa-reply small, .qa-source small { color: #666; }
 .qa-rewrite small { font-style: italic; }
@@ -135,7 +137,7 @@ class Handlers:
             gr.Warning("请输入问题。")
             return ("", chat_messages(turns), turns, gr.skip(), render.export_markdown(turns),
                     gr.skip(), gr.skip(), gr.skip())
-        history = tuple(t["question"] for t in turns)
+        history = tuple(t["question"] for t in turns[-MAX_HISTORY:])
         try:
             answer = self.assistant.ask(question, history=history)
             reply = render.answer_html(answer, notice)

@@ -410,6 +410,16 @@ def test_past_conversations_reopen_and_stay_bounded(tmp_path):
     assert kept[0] not in [c["id"] for c in store["conversations"]]
 
 
+def test_history_passed_to_the_assistant_is_bounded(tmp_path):
+    assistant = FakeAssistant()
+    h = app.Handlers(assistant, tmp_path)
+    turns, conv, store = [], "", None
+    for i in range(app.MAX_HISTORY + 10):
+        turns, conv, store = _ask(h, f"问题{i}", turns, conv, store)
+    history = assistant.calls[-1][1]
+    assert history == tuple(f"问题{i}" for i in range(9, app.MAX_HISTORY + 9))
+
+
 def test_browser_store_from_elsewhere_is_not_trusted():
     from qa import chat_store
 

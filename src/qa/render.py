@@ -194,7 +194,7 @@ def source_html(answer: Answer, chunk_text: str | None, chunk_start: int = 0) ->
         paragraph = escape(chunk_text)
     parts = [
         '<div class="qa-source">',
-        f"<h4>来源段落</h4><p><small>{escape(citation_label(c))}</small></p>",
+        f'<h4>来源段落</h4><p class="qa-cite">{escape(citation_label(c))}</p>',
         f'<p class="qa-paragraph">{paragraph}</p>',
         alternatives_html(answer),
         "</div>",
