@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,8 +34,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.chunking import Chunk, Sentence  # noqa: E402
 from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE  # noqa: E402
-from qa.documents import Document  # noqa: E402
+from qa.documents import Document, DocumentError  # noqa: E402
 from qa.figures import Figure  # noqa: E402
+from qa.question import clean_question  # noqa: E402
 from qa.reader import Answer, Citation  # noqa: E402
 from qa.retrieval import Passage  # noqa: E402
 
@@ -76,7 +80,7 @@ class FakeAssistant:
     like the real conversation rewriter, and abstains on anything else.
     """
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, add_gate: threading.Event | None = None):
         text = CORPUS_TEXT
         self.doc = Document(hashlib.sha256(text.encode()).hexdigest()[:16],
                             str(DEFAULT_CORPUS_DIR / "dongliu.txt"), TITLE, text,
@@ -90,6 +94,8 @@ class FakeAssistant:
         self.documents_ = {self.doc.id: self.doc}
         self.index = self  # .chunks, like qa.index.Index
         self.delay = delay
+        #: when given, ``add_files`` waits until it is set (an upload still indexing)
+        self.add_gate = add_gate
         self.calls: list[tuple[str, tuple[str, ...]]] = []
 
     def _answer(self, question, standalone, answer, sentence, chunk) -> Answer:
@@ -107,6 +113,8 @@ class FakeAssistant:
         """One of the three known answers, or an abstention."""
         self.calls.append((question, tuple(history)))
         time.sleep(self.delay)
+        if not re.search(r"\w", clean_question(question, 500)[0]):  # as Assistant.ask does
+            return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
         tuowei = "新增托育驿站4家,新增托位124个,"
         if "托位" in question:
             return self._answer(question, question, "124个", tuowei, self.chunks[1])
@@ -139,9 +147,13 @@ class FakeAssistant:
         return found
 
     def add_files(self, paths) -> list[str]:
+        if self.add_gate is not None:
+            assert self.add_gate.wait(60), "the test never released the upload"
         added = []
         for path in paths:
             text = Path(path).read_text(encoding="utf-8")
+            if not text.strip():
+                raise DocumentError(f"{path}: no body text after removing metadata and boilerplate")
             doc = Document(hashlib.sha256(text.encode()).hexdigest()[:16], str(path),
                            text.splitlines()[0], text)
             if doc.id not in self.documents_:
@@ -210,7 +222,7 @@ def pipeline_available() -> bool:
 
 def last_reply(result) -> str:
     """The last chat message's text from an ``/ask`` result."""
-    _, chat, _source, _transcript = result
+    chat = result[1]  # (input, chat, source, transcript, browser store, picker)
     content = chat[-1]["content"]
     if isinstance(content, list):  # Gradio 6 messages: a list of parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
@@ -260,11 +272,19 @@ def test_follow_up_passes_previous_questions(client, fake_app):
     assert fake_app[0].calls[-1] == (Q_FOLLOW, (Q_TUOWEI,))
 
 
-def test_abstention_lists_related_passages(client):
+def test_abstention_lists_related_passages_once(client):
     result = client.predict(Q_NONE, api_name="/ask")
-    reply = last_reply(result)
+    reply, source = last_reply(result), result[2]
     assert NO_ANSWER_MESSAGE in reply and "相关段落" in reply
-    assert NO_ANSWER_MESSAGE in result[2]
+    assert reply.count("持续优化服务供给。深入推进") == 1  # the related passage, in the chat
+    assert NO_ANSWER_MESSAGE in source
+    assert "持续优化服务供给" not in source and "qa-related" not in source  # not repeated
+
+
+def test_question_emptied_by_cleaning_asks_for_a_question(client):
+    reply = last_reply(client.predict("<img src=x onerror=alert(1)>", api_name="/ask"))
+    assert "请输入问题。" in reply
+    assert NO_ANSWER_MESSAGE not in reply and "相关段落" not in reply and "理解" not in reply
 
 
 def test_user_text_is_escaped(client):
@@ -326,11 +346,113 @@ def test_export_markdown_and_json_with_citations(client):
     assert data["turns"][0]["answer"]["citation"]["start"] == start
 
 
-def test_clear_empties_the_conversation(client, fake_app):
+def test_new_conversation_starts_empty(client, fake_app):
     client.predict(Q_TUOWEI, api_name="/ask")
     client.predict(api_name="/clear")
     client.predict(Q_FOLLOW, api_name="/ask")
     assert fake_app[0].calls[-1] == (Q_FOLLOW, ())
+
+
+# --- conversations kept in the browser (gr.BrowserState) ---------------------------
+
+
+def _ask(h, question: str, turns: list, conversation: str, store):
+    """One question through ``Handlers.ask``; returns (turns, conversation id, store)."""
+    out = h.ask(question, turns, conversation, store)
+    return out[2], out[5], out[6]
+
+
+def test_conversation_round_trips_through_the_browser_store(tmp_path):
+    h = app.Handlers(FakeAssistant(), tmp_path)
+    turns, conv, store = _ask(h, Q_TUOWEI, [], "", None)
+    turns, conv2, store = _ask(h, Q_FOLLOW, turns, conv, store)
+    assert conv2 == conv and len(conv) == 32
+    stored = json.loads(json.dumps(store))  # what localStorage holds is plain JSON
+    assert stored["current"] == conv and [c["id"] for c in stored["conversations"]] == [conv]
+    assert stored["conversations"][0]["title"] == Q_TUOWEI
+    assert "reply" not in stored["conversations"][0]["turns"][0]  # no HTML is stored
+
+    # a page refresh: a fresh session restores the same chat, source and transcript
+    chat, restored, source, transcript, _file, conv3, _store, picker = app.Handlers(
+        FakeAssistant(), tmp_path).restore(stored)
+    assert conv3 == conv
+    assert [t["question"] for t in restored] == [Q_TUOWEI, Q_FOLLOW]
+    assert [t["reply"] for t in restored] == [t["reply"] for t in turns]  # rendered again, equal
+    assert [t["answer"]["citation"] for t in restored] == [t["answer"]["citation"] for t in turns]
+    start = CORPUS_TEXT.index("新增托育驿站4家") + 6
+    assert restored[1]["answer"]["citation"]["start"] == start
+    assert "<mark>4家</mark>" in source and "托育服务圈。" in source  # the cited paragraph
+    assert chat[-1]["content"] == turns[-1]["reply"] and "**答案：** 4家" in transcript
+    assert picker["choices"] == [(f"{stored['conversations'][0]['updated'][5:]} · {Q_TUOWEI}（2 问）",
+                                  conv)]
+
+    # the follow-up after a refresh still sees the earlier questions
+    assistant = FakeAssistant()
+    app.Handlers(assistant, tmp_path).ask("托育驿站呢？", restored, conv3, stored)
+    assert assistant.calls[-1] == (Q_FOLLOW, (Q_TUOWEI, Q_FOLLOW))
+
+
+def test_past_conversations_reopen_and_stay_bounded(tmp_path):
+    h = app.Handlers(FakeAssistant(), tmp_path)
+    store = None
+    first = None
+    for i in range(app.chat_store.MAX_CONVERSATIONS + 5):
+        _, conv, store = _ask(h, f"{Q_GDP}（第{i}次）", [], "", store)
+        first = first or conv
+    *_, new_conv, store, _picker = h.new_conversation(store)
+    assert new_conv == "" and store["current"] == ""
+    kept = [c["id"] for c in store["conversations"]]
+    assert len(kept) == app.chat_store.MAX_CONVERSATIONS and first not in kept  # oldest dropped
+    chat, turns, *_ = h.open_conversation(kept[-1], store)
+    assert [t["question"] for t in turns] == [f"{Q_GDP}（第5次）"]
+    assert "<b>60.3亿元</b>" in chat[-1]["content"]
+    *_, store, _picker = h.delete_conversation(kept[0], store)
+    assert kept[0] not in [c["id"] for c in store["conversations"]]
+
+
+def test_history_passed_to_the_assistant_is_bounded(tmp_path):
+    assistant = FakeAssistant()
+    h = app.Handlers(assistant, tmp_path)
+    turns, conv, store = [], "", None
+    for i in range(app.MAX_HISTORY + 10):
+        turns, conv, store = _ask(h, f"问题{i}", turns, conv, store)
+    history = assistant.calls[-1][1]
+    assert history == tuple(f"问题{i}" for i in range(9, app.MAX_HISTORY + 9))
+
+
+def test_browser_store_from_elsewhere_is_not_trusted():
+    from qa import chat_store
+
+    assert chat_store.restore_turns(None) == ("", [])
+    assert chat_store.restore_turns({"version": 99, "current": "x", "conversations": []}) == ("", [])
+    bad = {"version": 1, "current": "c", "conversations": [
+        {"id": "c", "title": "t", "updated": "", "turns": [
+            {"question": "q", "notice": "", "answer": {"question": 1}},  # does not parse: dropped
+            {"question": "<script>", "notice": "", "answer": {
+                "question": "<script>", "standalone_question": "<script>", "text": "", "sentence": "",
+                "citation": None, "confidence": 0.1, "abstained": True, "passages": []}},
+        ]}, "not a conversation"]}
+    conv, turns = chat_store.restore_turns(bad)
+    assert conv == "c" and [t["question"] for t in turns] == ["<script>"]
+    chat, *_ = app.Handlers(FakeAssistant(), Path(".")).restore(bad)
+    assert "<script" not in chat[0]["content"] and "&lt;script&gt;" in chat[0]["content"]
+
+
+def test_browser_store_size_is_bounded(monkeypatch):
+    from qa import chat_store
+
+    monkeypatch.setattr(chat_store, "MAX_STORE_CHARS", 20_000)
+    assistant = FakeAssistant()
+    turn = {"question": Q_NONE, "notice": "", "answer": assistant.ask(Q_NONE).to_dict()}
+    store = None
+    for i in range(12):
+        store = chat_store.save_conversation(store, f"c{i}", [turn] * 5, "2026-01-01 00:00")
+    size = len(json.dumps(store, ensure_ascii=False))
+    assert size <= 20_000 and store["conversations"][0]["id"] == "c11"
+    assert len(store["conversations"]) < 12
+    huge = chat_store.save_conversation(None, "big", [turn] * 500, "2026-01-01 00:00")
+    assert len(json.dumps(huge, ensure_ascii=False)) <= 20_000
+    assert 0 < len(huge["conversations"][0]["turns"]) < chat_store.MAX_TURNS
 
 
 def test_figures_search_filter_and_csv(client):
@@ -353,6 +475,76 @@ def test_upload_adds_documents_once(tmp_path, fake_app):
     assert any(r[0] == "# 通知" for r in table["data"])
     status, _ = client.predict([handle_file(good)], api_name="/add_documents")
     assert "已在索引中" in status
+
+
+def test_upload_skips_bad_files_and_says_why(tmp_path, fake_app):
+    from gradio_client import Client, handle_file
+
+    client = Client(fake_app[1], verbose=False)
+    good = tmp_path / "park.txt"
+    good.write_text("西岭街道停车通知\n新增公共停车位300个。\n", encoding="utf-8")
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\u3000 \n", encoding="utf-8")
+    empty = tmp_path / "empty.md"
+    empty.touch()
+    status, table = client.predict([handle_file(blank), handle_file(good), handle_file(empty)],
+                                   api_name="/add_documents")
+    lines = status.splitlines()
+    assert lines[0] == "✅ 已添加 1 个文档（共 3 个文件，2 个未能添加）。"
+    assert "- ❌ blank.txt：no body text after removing metadata and boilerplate" in lines
+    assert "- ✅ park.txt：已添加" in lines and "- ❌ empty.md：文件是空的" in lines
+    assert "/tmp" not in status and str(tmp_path) not in status  # no server paths
+    assert any(r[0] == "西岭街道停车通知" for r in table["data"])
+
+
+def test_question_is_answered_while_an_upload_is_indexing(tmp_path):
+    from gradio_client import Client, handle_file
+
+    gate = threading.Event()
+    demo, url = serve_in_thread(FakeAssistant(add_gate=gate))
+    try:
+        doc = tmp_path / "slow.txt"
+        doc.write_text("慢速索引的文档\n内容。\n", encoding="utf-8")
+        with ThreadPoolExecutor(2) as pool:
+            upload = pool.submit(Client(url, verbose=False).predict, [handle_file(doc)],
+                                 api_name="/add_documents")
+            time.sleep(1.0)  # let the upload start; it now waits on the gate
+            answer = Client(url, verbose=False).predict(Q_TUOWEI, api_name="/ask")
+            assert "<b>124个</b>" in last_reply(answer)
+            assert not upload.done()  # answered while the upload was still indexing
+            gate.set()
+            assert "已添加 1 个文档" in upload.result(60)[0]
+    finally:
+        gate.set()
+        demo.close()
+
+
+def test_slow_question_does_not_hold_up_another(tmp_path):
+    from gradio_client import Client
+
+    class Gated(FakeAssistant):
+        def __init__(self):
+            super().__init__()
+            self.gate = threading.Event()
+
+        def ask(self, question, history=()):
+            if "慢" in question:
+                assert self.gate.wait(60)
+            return super().ask(question, history)
+
+    assistant = Gated()
+    demo, url = serve_in_thread(assistant)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(Client(url, verbose=False).predict, "慢问题", api_name="/ask")
+            time.sleep(1.0)
+            assert "<b>60.3亿元</b>" in last_reply(Client(url, verbose=False).predict(Q_GDP, api_name="/ask"))
+            assert not slow.done()
+            assistant.gate.set()
+            assert NO_ANSWER_MESSAGE in last_reply(slow.result(60))
+    finally:
+        assistant.gate.set()
+        demo.close()
 
 
 def test_upload_rejects_other_types_and_large_files(tmp_path, fake_app):
@@ -399,6 +591,78 @@ def test_binds_localhost_only(fake_app):
     assert fake_app[1].startswith("http://127.0.0.1:")
 
 
+def test_bm25s_debug_lines_stay_out_of_the_log(caplog):
+    import logging
+
+    import bm25s
+
+    from qa.logs import quiet_libraries
+
+    quiet_libraries()
+    logging.getLogger("bm25s").setLevel(logging.DEBUG)  # what importing bm25s later does
+    with caplog.at_level("DEBUG"):
+        bm25s.logger.debug("Building index from tokens")
+        bm25s.logger.warning("a real warning")
+    assert [r.getMessage() for r in caplog.records if r.name == "bm25s"] == ["a real warning"]
+
+
+# --- start-up and shut-down of python app.py --------------------------------------
+
+
+@pytest.mark.slow
+def test_app_on_index_of_another_model_prints_one_line_and_exits_2(tmp_path):
+    index = tmp_path / "index"
+    index.mkdir()
+    manifest = {"format_version": 2, "generation": 1,
+                "model": {"name": "someone/other-model", "fingerprint": "0" * 64, "dim": 384},
+                "counts": {"documents": 0, "chunks": 0, "vectors": 0, "bm25_docs": 0},
+                "files": {}}
+    (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "qa app ready" not in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert "'someone/other-model'" in errors[0] and f"qa index build --index {index}" in errors[0]
+
+
+SERVE_FAKE = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_app import FakeAssistant, app
+demo = app.build_app(FakeAssistant())
+print("export folder:", demo.export_dir, flush=True)
+app.stop_on_signals()
+app.serve(demo, "127.0.0.1", {port})
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_temporary_folder_is_removed_on_sigterm_and_sigint(tmp_path, signum):
+    script = tmp_path / "serve_fake.py"
+    script.write_text(SERVE_FAKE.format(tests=str(ROOT / "tests"), port=free_port()), encoding="utf-8")
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-u", str(script)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("qa app ready"):
+                break
+        folder = Path(next(x for x in lines if x.startswith("export folder:")).split(": ", 1)[1].strip())
+        assert folder.is_dir() and folder.parent == tmp_path
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert not folder.exists() and "Traceback" not in out
+
+
 # --- the real app, end to end (needs the real pipeline) -----------------------------
 
 
@@ -443,6 +707,8 @@ def test_real_app_two_concurrent_sessions(real_app):
 def test_real_app_startup_log(real_app):
     text = Path(real_app[1]).read_text(encoding="utf-8")
     assert "pipeline ready in" in text and "Traceback" not in text
+    assert "Building index from tokens" not in text  # bm25s's DEBUG line (the index was built)
+    assert "DEBUG" not in text
 
 
 

@@ -64,20 +64,42 @@ def page(browser):
     context.close()
 
 
+def wait_rendered(page) -> None:
+    """Wait until the page has settled: no Gradio event pending (no progress
+    tracker showing), web fonts loaded, and two animation frames painted.
+
+    Replaces a fixed virtual-time budget: it waits exactly as long as rendering takes.
+    """
+    page.wait_for_function(
+        """() => !document.querySelector('.progress-text, .eta-bar, .generating')
+                 && document.fonts.status === 'loaded'"""
+    )
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+
+
+def open_app(page, url: str) -> None:
+    """Load the app and wait for it to settle (the stored conversation restored)."""
+    page.goto(url)
+    page.locator("#qa-question textarea").wait_for()
+    wait_rendered(page)
+
+
 def ask(page, question: str, n: int):
-    """Type ``question``, send it, and return the n-th (1-based) bot message."""
+    """Type ``question``, send it, and return the n-th (1-based) bot message once rendered."""
     box = page.locator("#qa-question textarea")
     box.fill(question)
     box.press("Enter")
     reply = page.locator('[data-testid="bot"]').nth(n - 1)
     reply.wait_for(state="visible")
+    wait_rendered(page)
     return reply
 
 
 def run_conversation(page, url: str) -> None:
     """The scenario of issue 6: answer + citation, follow-up, abstention, injected script."""
-    page.goto(url)
-    page.locator("#qa-question textarea").wait_for()
+    open_app(page, url)
 
     first = ask(page, Q_TUOWEI, 1)
     text = first.inner_text()
@@ -88,6 +110,7 @@ def run_conversation(page, url: str) -> None:
 
     assert "4家" in ask(page, Q_FOLLOW, 2).inner_text()
     assert NO_ANSWER_MESSAGE in ask(page, Q_NONE, 3).inner_text()
+    assert page.locator(".qa-related").count() == 1  # related passages shown once (chat only)
 
     ask(page, XSS, 4)
     user = page.locator('[data-testid="user"]').nth(3)
@@ -101,6 +124,31 @@ def test_conversation_over_fake_assistant(page):
     demo, url = serve_in_thread(FakeAssistant())
     try:
         run_conversation(page, url)
+    finally:
+        demo.close()
+
+
+def test_conversation_survives_refresh_and_can_be_reopened(page):
+    demo, url = serve_in_thread(FakeAssistant())
+    try:
+        open_app(page, url)
+        ask(page, Q_TUOWEI, 1)
+        ask(page, Q_FOLLOW, 2)
+        page.reload()
+        open_app(page, url)
+        bots = page.locator('[data-testid="bot"]')
+        bots.nth(1).wait_for()
+        assert bots.count() == 2 and "4家" in bots.nth(1).inner_text()
+        assert "<mark>4家</mark>" in page.locator("#qa-source").inner_html()
+        page.locator("#qa-new").click()
+        wait_rendered(page)
+        assert page.locator('[data-testid="bot"]').count() == 0
+        ask(page, Q_NONE, 1)
+        page.locator("#qa-past input").click()
+        page.get_by_role("option", name=Q_TUOWEI, exact=False).click()
+        page.locator('[data-testid="bot"]').nth(1).wait_for()
+        wait_rendered(page)
+        assert "4家" in page.locator('[data-testid="bot"]').nth(1).inner_text()
     finally:
         demo.close()
 
@@ -119,10 +167,11 @@ def test_conversation_over_real_pipeline(page, tmp_path):
 
 
 def shoot(page, url: str, path: Path) -> None:
-    """Save a screenshot of a fresh page showing the 托位 answer and its follow-up."""
-    page.goto(url)
+    """Save a screenshot of a new conversation showing the 托位 answer and its follow-up."""
+    open_app(page, url)
+    page.locator("#qa-new").click()
+    wait_rendered(page)
     ask(page, Q_TUOWEI, 1)
-    ask(page, Q_FOLLOW, 2)
-    page.locator('[data-testid="bot"]').nth(1).locator("mark").first.wait_for()
-    page.wait_for_timeout(500)
+    ask(page, Q_FOLLOW, 2).locator("mark").first.wait_for()
+    wait_rendered(page)
     page.screenshot(path=str(path), full_page=False)

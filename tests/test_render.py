@@ -142,11 +142,47 @@ def abstention(corpus_text: str) -> Answer:
     return Answer(q, q, "", "", None, 0.1, True, passages=(Passage(chunk, 0.3),))
 
 
-def test_abstention_says_so_and_lists_related(corpus_text):
+def test_abstention_says_so_and_lists_related_once(corpus_text):
     ans = abstention(corpus_text)
     html = render.answer_html(ans)
-    assert NO_ANSWER_MESSAGE in html and "相关段落" in html and "持续优化服务供给" in html
-    assert NO_ANSWER_MESSAGE in render.source_html(ans, None)
+    assert NO_ANSWER_MESSAGE in html and "相关段落" in html
+    assert html.count("持续优化服务供给。深入推进") == 1
+    source = render.source_html(ans, None)
+    assert NO_ANSWER_MESSAGE in source and "相关段落列在对话中" in source
+    assert "持续优化服务供给" not in source and "<ol" not in source  # not repeated in the panel
+
+
+def emptied(question: str = "<img src=x onerror=alert(1)>") -> Answer:
+    """What Assistant.ask returns for a question that cleaning empties."""
+    return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
+
+
+def test_question_emptied_by_cleaning_shows_only_the_notice():
+    ans = emptied()
+    assert render.is_empty_question(ans)
+    html = render.answer_html(ans)
+    assert html == '<div class="qa-reply"><div class="qa-short"><b>请输入问题。</b></div></div>'
+    md = render.export_markdown([{"question": ans.question, "notice": "", "answer": ans.to_dict()}])
+    assert "> 请输入问题。" in md and NO_ANSWER_MESSAGE not in md and "理解为" not in md
+
+
+def test_abstention_is_not_an_empty_question(corpus_text):
+    assert not render.is_empty_question(abstention(corpus_text))
+
+
+def test_citation_line_without_section_has_no_stray_separator():
+    c = Citation("d", "东柳街道通知", (), "d-0-9", 1, 3, 7, 0, 9)
+    assert render.citation_line(c) == "东柳街道通知（第 1 段，字符 3–7）"
+    c = Citation("d", "东柳街道通知", ("一、总体要求", ""), "d-0-9", 2, 3, 7, 0, 9)
+    assert render.citation_line(c) == "东柳街道通知 > 一、总体要求（第 2 段，字符 3–7）"
+    assert render.citation_path("", ("一、总体要求",)) == "一、总体要求"
+
+
+def test_citation_line_in_the_reply_is_not_small_print(answer_124):
+    html = render.answer_html(answer_124)
+    cite = html[html.index('<div class="qa-cite">'):]
+    assert cite.startswith(f'<div class="qa-cite">出处：《{TITLE}》')
+    assert "<small>" not in cite.split("</div>", 1)[0]
 
 
 def test_source_html_whole_paragraph_and_alternatives(corpus_text, answer_124):

@@ -26,6 +26,8 @@ SNIPPET_CHARS = 120
 MAX_ALTERNATIVES = 2
 #: Related passages listed under an abstention.
 MAX_RELATED = 3
+#: Shown for a question that is empty once cleaned (when the answer has no notice).
+EMPTY_QUESTION_MESSAGE = "请输入问题。"
 
 KIND_LABELS = {"actual": "实际", "target": "目标", "": ""}
 FIGURE_HEADERS = ["文档", "指标", "原文", "数值", "单位", "期间", "类型", "增速", "位置", "所在句子"]
@@ -69,6 +71,23 @@ def section_label(section_path: Sequence[str]) -> str:
     return " › ".join(section_path) if section_path else "正文"
 
 
+def citation_path(title: str, section_path: Sequence[str]) -> str:
+    """``title > section > subsection`` (raw text): empty parts and their ``>`` are left out.
+
+    A document without sections gives just its title, never ``Title >``.
+    """
+    return " > ".join(p for p in (title, *section_path) if p and p.strip())
+
+
+def citation_line(citation: Citation) -> str:
+    """One-line raw-text citation for a terminal:
+    ``Title > Section（第 3 段，字符 120–124）`` (``Title（第 1 段…`` without sections)."""
+    return (
+        f"{citation_path(citation.title, citation.section_path)}"
+        f"（第 {citation.paragraph} 段，字符 {citation.start}–{citation.end}）"
+    )
+
+
 def citation_label(citation: Citation) -> str:
     """One-line raw-text citation: title, section path, paragraph, character offsets."""
     return (
@@ -105,8 +124,14 @@ def _notices(answer: Answer, extra: str = "") -> str:
     return "".join(f'<div class="qa-notice"><small>⚠ {escape(n)}</small></div>' for n in parts)
 
 
+def is_empty_question(answer: Answer) -> bool:
+    """True for the reply to a question that cleaning emptied (e.g. only HTML tags):
+    nothing was asked, so nothing was looked up (no standalone question)."""
+    return answer.abstained and answer.citation is None and not answer.standalone_question.strip()
+
+
 def _rewrite(answer: Answer) -> str:
-    if answer.standalone_question == answer.question:
+    if not answer.standalone_question.strip() or answer.standalone_question == answer.question:
         return ""
     return (
         f'<div class="qa-rewrite"><small>按“{escape(answer.standalone_question)}”理解</small></div>'
@@ -119,7 +144,16 @@ def answer_html(answer: Answer, notice: str = "") -> str:
     The result is one ``<div>`` block without blank lines, so a Markdown renderer
     passes it through as HTML. ``notice`` is an extra message from the app (for
     example that the question was cut).
+
+    An abstention lists its related passages here only (the source panel does not
+    repeat them); a question that cleaning emptied shows only its notice
+    (``请输入问题。``), not the abstention.
     """
+    if is_empty_question(answer):
+        message = answer.notice or EMPTY_QUESTION_MESSAGE
+        body = f'<div class="qa-short"><b>{escape(message)}</b></div>'
+        extra = f'<div class="qa-notice"><small>⚠ {escape(notice)}</small></div>' if notice else ""
+        return f'<div class="qa-reply">{body}{extra}</div>'
     if answer.abstained or answer.citation is None:
         related = related_html(answer)
         body = f'<div class="qa-short"><b>{escape(NO_ANSWER_MESSAGE)}</b></div>'
@@ -129,8 +163,8 @@ def answer_html(answer: Answer, notice: str = "") -> str:
         body = (
             f'<div class="qa-short"><b>{escape(answer.text)}</b></div>'
             f'<div class="qa-sentence">{sentence_html(answer)}</div>'
-            f'<div class="qa-cite"><small>出处：{escape(citation_label(answer.citation))}'
-            f" · 置信度 {answer.confidence:.2f}</small></div>"
+            f'<div class="qa-cite">出处：{escape(citation_label(answer.citation))}'
+            f" · 置信度 {answer.confidence:.2f}</div>"
         )
     return f'<div class="qa-reply">{body}{_rewrite(answer)}{_notices(answer, notice)}</div>'
 
@@ -149,12 +183,10 @@ def source_html(answer: Answer, chunk_text: str | None, chunk_start: int = 0) ->
         chunk_start: document offset of ``chunk_text[0]``.
     """
     if answer.abstained or answer.citation is None or chunk_text is None:
-        related = related_html(answer)
-        return (
-            f'<div class="qa-source"><p><b>{escape(NO_ANSWER_MESSAGE)}</b></p>'
-            + (f"<p>相关段落：</p>{related}" if related else "")
-            + "</div>"
-        )
+        # The related passages are listed once, in the chat reply (answer_html).
+        hint = "<p><small>相关段落列在对话中的回答下方。</small></p>" if answer.passages else ""
+        return f'<div class="qa-source"><p><b>{escape(NO_ANSWER_MESSAGE)}</b></p>{hint}</div>'
+
     c = answer.citation
     try:
         paragraph = highlight(chunk_text, c.start, c.end, offset=chunk_start)
@@ -162,7 +194,7 @@ def source_html(answer: Answer, chunk_text: str | None, chunk_start: int = 0) ->
         paragraph = escape(chunk_text)
     parts = [
         '<div class="qa-source">',
-        f"<h4>来源段落</h4><p><small>{escape(citation_label(c))}</small></p>",
+        f'<h4>来源段落</h4><p class="qa-cite">{escape(citation_label(c))}</p>',
         f'<p class="qa-paragraph">{paragraph}</p>',
         alternatives_html(answer),
         "</div>",
@@ -194,9 +226,11 @@ def _md_citation(c: Mapping[str, Any]) -> str:
 def _md_turn(number: int, turn: Mapping[str, Any]) -> list[str]:
     a = turn["answer"]
     lines = [f"## {number}. {turn['question']}", ""]
-    if a["standalone_question"] != a["question"]:
+    if a["standalone_question"].strip() and a["standalone_question"] != a["question"]:
         lines += [f"*理解为：{a['standalone_question']}*", ""]
-    if a["abstained"] or a["citation"] is None:
+    if a["abstained"] and a["citation"] is None and not a["standalone_question"].strip():
+        pass  # a question that cleaning emptied: only its notice follows
+    elif a["abstained"] or a["citation"] is None:
         lines += [f"**答案：** {NO_ANSWER_MESSAGE}", ""]
         for p in a.get("passages", [])[:MAX_RELATED]:
             lines.append(f"- 相关段落（{section_label(p['section_path'])}）：{_snippet(p['text'])}")
