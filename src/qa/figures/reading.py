@@ -1,0 +1,231 @@
+"""Reading a quantity in its sentence: metric, change, direction, respectively-lists."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from qa.figures.numbers import _is_clause_sep, _Quantity
+from qa.figures.vocabulary import (
+    _CHANGE_DOWN,
+    _CHANGE_WORDS,
+    _CN_DIGITS,
+    _LEAD_WORDS,
+    _LINK_WORDS,
+    _MARKER_RE,
+    _MAX_METRIC,
+    _NOUN_STOPS,
+    COUNTER_UNITS,
+    MAGNITUDES,
+    RATE_UNITS,
+)
+
+# ----------------------------------------------------------------------------
+# Metric, change, period
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Reading:
+    """A quantity with what was read around it (offsets in doc.text)."""
+
+    q: _Quantity
+    metric: tuple[int, int]  # (-1, -1) if none
+    link: str  # the link words between metric and number
+    is_change: bool
+    direction: int  # +1 / -1 after a change word (增长 / 下降), else 0
+
+
+def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
+    """Drop link words and markers from the end and adverbials from the start.
+
+    Returns (start, end, link words dropped from the end).
+    """
+    link = ""
+    changed = True
+    while changed and s < e:
+        changed = False
+        seg = text[s:e]
+        mk = _MARKER_RE.search(seg)
+        if mk:
+            e -= len(mk.group(0))
+            changed = True
+            continue
+        for w in sorted(_LINK_WORDS, key=len, reverse=True):
+            if seg.endswith(w) and not _word_tail(seg, w):
+                e -= len(w)
+                link = w + link
+                changed = True
+                break
+    changed = True
+    while changed and s < e:
+        changed = False
+        seg = text[s:e]
+        if seg[0] in "、和及与":
+            s += 1
+            changed = True
+            continue
+        for w in sorted(_LEAD_WORDS, key=len, reverse=True):
+            if seg.startswith(w) and len(seg) > len(w) and not seg.startswith("占比"):
+                s += len(w)
+                changed = True
+                break
+    while s < e and not _is_word_char(text[s]):
+        s += 1
+    while s < e and not _is_word_char(text[e - 1]):
+        e -= 1
+    if text[e - 1 : e] in "）)" and s < e:
+        k = max(text.rfind("（", s, e), text.rfind("(", s, e))
+        if k > s:
+            e = k  # a trailing note: 固定资产投资（不含农户，下同）
+    if e - s > _MAX_METRIC:
+        s = e - _MAX_METRIC
+        k = max(text.rfind(c, s, e) for c in "、的")
+        if k != -1 and e - k > 2:
+            s = k + 1  # start at a word boundary
+        while s < e and not _is_word_char(text[s]):
+            s += 1
+    return s, e, link
+
+
+def _word_tail(seg: str, w: str) -> bool:
+    """True when a one-character link word ends a longer word (行为, 所在, 目的)."""
+    before = seg[-2:-1]
+    return (
+        (w == "为" and before in ("行", "作", "认", "成", "因"))
+        or (w == "在" and before in ("所", "存", "现", "实"))
+        or (w == "的" and before in ("目", "有", "真"))
+    )
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or unicodedata.category(ch).startswith("L") or ch in "”》）)"
+
+
+def _counted_noun(text: str, pos: int, hi: int) -> tuple[int, int] | None:
+    """The noun right after a counter (``三部电梯加装`` → ``电梯加装``), if any."""
+    if text.startswith("的", pos):
+        pos += 1  # 800户的改造任务
+    e = pos
+    while e < hi and e - pos < 12 and _is_cjk(text[e]):
+        e += 1
+    seg = text[pos:e]
+    for w in _NOUN_STOPS:
+        k = seg.find(w)
+        if k != -1:
+            seg = seg[:k]
+    return (pos, pos + len(seg)) if seg else None
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" and ch not in _CN_DIGITS
+
+
+def _base_unit(unit: str) -> str:
+    """``unit`` without its magnitude prefix (``万人次`` → ``人次``)."""
+    for mag in sorted(MAGNITUDES, key=len, reverse=True):
+        if unit.startswith(mag) and len(unit) > len(mag):
+            return unit[len(mag) :]
+    return unit
+
+
+def _clause_seps(text: str, lo: int, hi: int) -> list[int]:
+    """Clause separators in ``text[lo:hi]``, ignoring those inside brackets."""
+    seps, depth = [], 0
+    for i in range(lo, hi):
+        ch = text[i]
+        if ch in "（(":
+            close = "）" if ch == "（" else ")"
+            depth += 1 if text.find(close, i, hi) != -1 else 0
+        elif ch in "）)" and depth:
+            depth -= 1
+        elif not depth and _is_clause_sep(text, i):
+            seps.append(i)
+    return seps
+
+
+def _read_sentence(
+    text: str, lo: int, hi: int, quantities: list[_Quantity]
+) -> list[_Reading]:
+    seps = _clause_seps(text, lo, hi)
+    readings: list[_Reading] = []
+    prev_end = lo
+    for q in quantities:
+        clause_start = max([lo] + [i + 1 for i in seps if i < q.start])
+        s = max(clause_start, prev_end)
+        ms, me, link = _strip_metric(text, s, q.start - len(q.lead))
+        metric = (ms, me) if me > ms else (-1, -1)
+        if (_base_unit(q.unit) in COUNTER_UNITS or q.unit in MAGNITUDES) and q.end < hi:
+            noun = _counted_noun(text, q.end, hi)
+            if noun:
+                metric = noun
+        moved = any(w in link for w in _CHANGE_WORDS)
+        direction = 0
+        if moved:
+            down = q.value < 0 or any(w in link for w in _CHANGE_DOWN)
+            direction = -1 if down else 1
+        is_change = moved and q.unit in RATE_UNITS
+        readings.append(_Reading(q, metric, link, is_change, direction))
+        prev_end = q.end
+    _link_metrics(text, readings)
+    return readings
+
+
+def _joined(text: str, a: _Reading, b: _Reading) -> bool:
+    """b follows a with only ``、``/``和``/``及`` between them."""
+    gap = text[a.q.end : b.q.start - len(b.q.lead)]
+    return len(gap) <= 1 and all(c in "、和及与" for c in gap)
+
+
+def _levels(before: list[_Reading], change: _Reading, need: int = 1) -> list[_Reading]:
+    """Level figures a change can refer to, best last.
+
+    A change in percentage points refers to a rate (城镇化率为67.42%，提高0.94个百分点);
+    a percentage change to an amount, not to a share (完成年度计划82.3%，同比增长15.3%
+    refers to the investment before it). Falls back to any level figure.
+    """
+    levels = [r for r in before if not r.is_change and r.metric != (-1, -1)]
+    points = _base_unit(change.q.unit) in ("个百分点", "百分点")
+    preferred = [r for r in levels if (r.q.unit in RATE_UNITS) == points]
+    return preferred if len(preferred) >= need else levels
+
+
+def _restated(text: str, a: _Reading, b: _Reading) -> bool:
+    """b restates a's metric in the next clause: ``增长11%，达到282亿元``."""
+    gap = text[a.q.end : b.q.start - len(b.q.lead) - len(b.link)]
+    return bool(b.link) and len(gap) == 1 and _is_clause_sep(text, a.q.end)
+
+
+def _link_metrics(text: str, readings: list[_Reading]) -> None:
+    """Give metrics to changes and list members that have none (in place)."""
+    i = 0
+    while i < len(readings):
+        head = readings[i]
+        run = [head]
+        while i + len(run) < len(readings) and _joined(text, run[-1], readings[i + len(run)]):
+            run.append(readings[i + len(run)])
+        if "分别" in head.link and len(run) >= 2:
+            for r in run[1:]:
+                if head.is_change and r.q.unit in RATE_UNITS:
+                    r.is_change = True
+                    down = r.q.value < 0 or any(w in head.link for w in _CHANGE_DOWN)
+                    r.direction = -1 if down else 1
+            if head.metric == (-1, -1):
+                levels = _levels(readings[:i], head, len(run))
+                if len(levels) >= len(run):
+                    for r, level in zip(run, levels[-len(run) :], strict=True):
+                        r.metric = level.metric
+            else:
+                for r in run[1:]:
+                    if r.metric == (-1, -1):
+                        r.metric = head.metric
+            i += len(run)
+            continue
+        if head.metric == (-1, -1):
+            if head.direction:  # a change or an increment (比年初增加468.6亿元)
+                levels = _levels(readings[:i], head)
+                if levels:
+                    head.metric = levels[-1].metric
+            elif i > 0 and (_joined(text, readings[i - 1], head) or _restated(text, readings[i - 1], head)):
+                head.metric = readings[i - 1].metric
+        i += 1
