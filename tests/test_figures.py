@@ -175,7 +175,7 @@ def test_quantities_before_a_shared_metric_and_increments():
 
 def test_sentence_year_overrides_section():
     (f,) = figures_of("确定2024年民生微实事项目17件。")
-    assert (f.period, f.kind) == ("2024", "")
+    assert (f.period, f.kind) == ("2024", "target")  # the year after the one reviewed
 
 
 def test_chunk_of_another_document_is_rejected():

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from qa.documents import Document
 from qa.figures.numbers import _quote_mask, _scan
 from qa.figures.periods import (
-    _date_year,
-    _has_target_cue,
-    _heading_kind,
-    _heading_period,
-    _title_period,
+    ReportFrame,
+    figure_period_kind,
+    heading_mode,
+    heading_year,
+    paragraph_modes,
+    report_frame,
 )
 from qa.figures.reading import _read_sentence, _Reading
 from qa.figures.record import Figure
-from qa.figures.vocabulary import _TARGET_CUES, _WEAK_TARGET_CUES, _YEAR_RE
 from qa.script import fold
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,57 +50,69 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     """
     text = fold(doc.text)  # Traditional read as Simplified (same length); spans sliced from doc.text
     quoted = _quote_mask(text)
-    title_year, title_kind = _title_period(doc.title or doc.metadata.get("title", ""))
-    seen: set[tuple[int, int]] = set()
-    figures: list[Figure] = []
-    for chunk in sorted(chunks, key=lambda c: (c.start, c.end)):
+    title = doc.title or doc.metadata.get("title", "")
+    ordered = sorted(chunks, key=lambda c: (c.start, c.end))
+    headings = list(dict.fromkeys(h for c in ordered for h in c.section_path))
+    frame = report_frame(title, doc.metadata, text, max(0, doc.body_start), headings)
+    for chunk in ordered:
         if chunk.doc_id != doc.id:
             raise ValueError(f"chunk {chunk.id} belongs to document {chunk.doc_id}, not {doc.id}")
         if doc.text[chunk.start : chunk.end] != chunk.text:
             raise ValueError(f"chunk {chunk.id} offsets do not match the document text")
-        sec_year, sec_kind = _heading_period(chunk.section_path)
-        if not sec_kind:
-            sec_kind = next((k for k in map(_heading_kind, chunk.section_path) if k), "")
+    modes = _ModeTrack(text, ordered, frame)
+    seen: set[tuple[int, int]] = set()
+    figures: list[Figure] = []
+    for chunk in ordered:
+        sec_year, _ = heading_year(chunk.section_path)
+        headings = "".join(chunk.section_path)
         sentences = [(s.start, s.end) for s in chunk.sentences] or [(chunk.start, chunk.end)]
         for lo, hi in sentences:
             if (lo, hi) in seen:
                 continue
             seen.add((lo, hi))
+            mode = modes.at(chunk, lo)
             readings = _read_sentence(text, lo, hi, _scan(text, lo, hi, quoted))
             for r in readings:
-                figures.append(
-                    _figure(doc, chunk.id, text, lo, hi, r, sec_year, sec_kind, title_year, title_kind)
+                period, kind = figure_period_kind(
+                    text, lo, r.q.start - len(r.q.lead), frame, mode, sec_year, headings
                 )
+                figures.append(_figure(doc, chunk.id, lo, hi, r, period, kind))
     figures.sort(key=lambda f: (f.start, f.end))
     return figures
 
 
-def _figure(
-    doc: Document,
-    chunk_id: str,
-    text: str,
-    lo: int,
-    hi: int,
-    r: _Reading,
-    sec_year: str,
-    sec_kind: str,
-    title_year: str,
-    title_kind: str,
-) -> Figure:
+class _ModeTrack:
+    """Whether a place in the text reviews or plans (see :mod:`qa.figures.periods`).
+
+    A chunk whose headings say so takes their mode; otherwise the latest mode
+    set before it, by a heading or by a paragraph that opens with a cue; before
+    any, ``review`` for a bulletin or a brief and '' for a report.
+    """
+
+    def __init__(self, text: str, chunks: Sequence[Chunk], frame: ReportFrame) -> None:
+        events: list[tuple[int, str]] = []
+        self._heading: dict[str, str] = {}
+        for chunk in chunks:
+            mode = next((m for m in map(heading_mode, reversed(chunk.section_path)) if m), "")
+            self._heading[chunk.id] = mode
+            if mode:
+                events.append((chunk.start, mode))
+        if chunks:
+            events += paragraph_modes(text, chunks[0].start, chunks[-1].end)
+        events.sort()
+        self._starts = [e[0] for e in events]
+        self._modes = [e[1] for e in events]
+        self._default = "" if frame.genre == "report" else "review"
+
+    def at(self, chunk: Chunk, pos: int) -> str:
+        if self._heading.get(chunk.id):
+            return self._heading[chunk.id]
+        i = bisect.bisect_right(self._starts, pos) - 1
+        return self._modes[i] if i >= 0 else self._default
+
+
+def _figure(doc: Document, chunk_id: str, lo: int, hi: int, r: _Reading, period: str, kind: str) -> Figure:
     q = r.q
-    years = [m for m in _YEAR_RE.finditer(text, lo, q.start)]
-    if years:
-        period = years[-1].group(1)
-        kind = sec_kind if period == sec_year else ("" if sec_year else title_kind)
-    elif sec_year:
-        period, kind = sec_year, sec_kind
-    elif title_year:
-        period, kind = title_year, title_kind or sec_kind
-    else:  # a dated brief (1-10月…): the year it was published
-        period, kind = _date_year(doc.metadata.get("date", "")), sec_kind
-    cues = _TARGET_CUES if sec_kind == "actual" else _TARGET_CUES + _WEAK_TARGET_CUES
-    if _has_target_cue(text, lo, q.start, cues):
-        kind = "target"
     ms, me = r.metric
     return Figure(
         doc_id=doc.id,
