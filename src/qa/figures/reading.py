@@ -16,6 +16,8 @@ from qa.figures.vocabulary import (
     _MAX_METRIC,
     _NOUN_STOPS,
     COUNTER_UNITS,
+    LEVEL_ENDINGS,
+    LEVEL_VERBS,
     MAGNITUDES,
     RATE_UNITS,
 )
@@ -34,6 +36,7 @@ class _Reading:
     link: str  # the link words between metric and number
     is_change: bool
     direction: int  # +1 / -1 after a change word (增长 / 下降), else 0
+    clause_start: int = -1  # where the clause of the number starts
 
 
 def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
@@ -95,6 +98,7 @@ def _word_tail(seg: str, w: str) -> bool:
         (w == "为" and before in ("行", "作", "认", "成", "因"))
         or (w == "在" and before in ("所", "存", "现", "实"))
         or (w == "的" and before in ("目", "有", "真"))
+        or (w == "由" and before in ("自", "理", "经", "缘"))
     )
 
 
@@ -115,6 +119,37 @@ def _counted_noun(text: str, pos: int, hi: int) -> tuple[int, int] | None:
         if k != -1:
             seg = seg[:k]
     return (pos, pos + len(seg)) if seg else None
+
+
+#: Verbs whose object is the quantity's own noun (涉及1.6亿元的…榜单).
+_SCOPE_VERBS = ("涉及", "包括", "涵盖", "覆盖", "惠及")
+
+#: jieba part-of-speech flags of words that can name an indicator (nouns,
+#: nominal verbs such as 投资, idioms and abbreviations such as 粮食产量, 人均).
+_NOMINAL = ("n", "vn", "an", "l", "j", "b", "s", "eng", "nz", "nt", "ns", "nr", "ng")
+
+
+def _words(seg: str) -> list[tuple[str, str]]:
+    """(word, flag) pairs of ``seg`` from jieba's part-of-speech tagger."""
+    import jieba.posseg as pseg  # loaded on first use (about a second)
+
+    return [(p.word, p.flag) for p in pseg.cut(seg)]
+
+
+def _is_nominal(seg: str) -> bool:
+    """True when ``seg`` holds a word that can name an indicator (``首批公布涉及`` holds none)."""
+    return any(flag.startswith(_NOMINAL) for _, flag in _words(seg))
+
+
+def _noun_after(text: str, pos: int, hi: int) -> tuple[int, int] | None:
+    """The noun phrase a quantity modifies: ``1.6亿元的19项技术需求榜单`` → ``技术需求榜单``."""
+    if not text.startswith("的", pos):
+        return None
+    k = pos + 1
+    while k < hi and (text[k].isdigit() or text[k] in ".万亿个项家"):
+        k += 1  # a count between: 的19项
+    noun = _counted_noun(text, k, hi)
+    return noun if noun and _is_nominal(text[noun[0]:noun[1]]) else None
 
 
 def _is_cjk(ch: str) -> bool:
@@ -159,13 +194,18 @@ def _read_sentence(
             noun = _counted_noun(text, q.end, hi)
             if noun:
                 metric = noun
-        moved = any(w in link for w in _CHANGE_WORDS)
+        if link.startswith(_SCOPE_VERBS) and metric != (-1, -1) and not _is_nominal(text[metric[0]:metric[1]]):
+            # a clause fragment (首批公布涉及1.6亿元的…榜单): the noun the quantity modifies
+            metric = _noun_after(text, q.end, hi) or metric
+        # 提高到92%, 增至, 降至: a level reached, not a change (提高0.5个百分点 is one)
+        level = link.endswith(LEVEL_VERBS)
+        moved = any(w in link for w in _CHANGE_WORDS) and not level
         direction = 0
         if moved:
             down = q.value < 0 or any(w in link for w in _CHANGE_DOWN)
             direction = -1 if down else 1
         is_change = moved and q.unit in RATE_UNITS
-        readings.append(_Reading(q, metric, link, is_change, direction))
+        readings.append(_Reading(q, metric, link, is_change, direction, clause_start))
         prev_end = q.end
     _link_metrics(text, readings)
     return readings
@@ -210,7 +250,11 @@ def _link_metrics(text: str, readings: list[_Reading]) -> None:
                     r.is_change = True
                     down = r.q.value < 0 or any(w in head.link for w in _CHANGE_DOWN)
                     r.direction = -1 if down else 1
-            if head.metric == (-1, -1):
+            items = _list_items(text, head)
+            if len(items) == len(run):  # A、B、C、D分别为a、b、c、d: item i ↔ value i
+                for r, item in zip(run, items, strict=True):
+                    r.metric = item
+            elif head.metric == (-1, -1):
                 levels = _levels(readings[:i], head, len(run))
                 if len(levels) >= len(run):
                     for r, level in zip(run, levels[-len(run) :], strict=True):
@@ -226,6 +270,40 @@ def _link_metrics(text: str, readings: list[_Reading]) -> None:
                 levels = _levels(readings[:i], head)
                 if levels:
                     head.metric = levels[-1].metric
-            elif i > 0 and (_joined(text, readings[i - 1], head) or _restated(text, readings[i - 1], head)):
+            elif i > 0 and (_joined(text, readings[i - 1], head) or _restated(text, readings[i - 1], head)
+                            or _same_clause(readings[i - 1], head)):
                 head.metric = readings[i - 1].metric
         i += 1
+
+
+def _same_clause(a: _Reading, b: _Reading) -> bool:
+    """b stands in a's clause right after it (城镇化率由85%提高到92%)."""
+    return a.clause_start == b.clause_start and a.clause_start >= 0 and b.link.endswith(LEVEL_ENDINGS)
+
+
+_ITEM_SEPS = "、和及与"
+
+
+def _list_items(text: str, head: _Reading) -> list[tuple[int, int]]:
+    """The items named before ``分别`` (``粮食、棉花、油料产量分别为`` → 3 spans), or [].
+
+    Items are split at ``、``/``和``/``及``/``与`` in the words from the clause start
+    to the link words; the first loses its leading adverbials (``全年``, ``其中`` …).
+    """
+    if head.clause_start < 0:
+        return []
+    end = head.q.start - len(head.q.lead) - len(head.link)
+    s = head.clause_start
+    if end - s < 3:
+        return []
+    items, k = [], s
+    for i in range(s, end):
+        if text[i] in _ITEM_SEPS:
+            items.append((k, i))
+            k = i + 1
+    items.append((k, end))
+    if len(items) < 2:
+        return []
+    ms, me, _ = _strip_metric(text, items[0][0], items[0][1])
+    items[0] = (ms, me)
+    return items if all(e > b for b, e in items) else []

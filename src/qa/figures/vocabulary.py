@@ -66,8 +66,19 @@ _LINK_WORDS = (
     "减少", "降低", "上升", "回落", "下滑", "上涨", "扩大", "缩小", "收窄", "实现",
     "完成", "累计", "共计", "合计", "总计", "突破", "保持在", "控制在", "稳定在",
     "年均", "平均", "分别为", "均为", "均达", "均", "保持", "达", "为", "至", "到", "了",
-    "共", "在", "的",
+    "共", "在", "的", "由", "从",
+    # level verbs: the number after them is the level reached, not the change
+    "增至", "降至", "升至", "减至", "提高至", "提升至", "增长至", "增加至", "下降至", "降低至",
+    "减少至", "上升到", "上升至", "扩大到", "扩大至", "缩小到", "缩小至", "回落到", "回落至",
+    "控制到", "控制至", "达到了", "涉及", "包括", "涵盖", "覆盖", "惠及",
 ) + LEAD_QUALIFIERS
+#: Endings of link words that make the number a level reached (提高到92%, 降至3%).
+LEVEL_ENDINGS = ("到", "至", "达到", "达到了")
+#: A change verb fused with 到/至: the number is the level reached (提高到92%),
+#: unlike 增长达到10% where the growth rate itself reaches 10%.
+LEVEL_VERBS = tuple(w + end for w in ("增长", "下降", "提高", "提升", "增加", "减少", "降低", "上升",
+                                      "回落", "下滑", "上涨", "扩大", "缩小", "收窄", "控制")
+                    for end in ("到", "至")) + ("增至", "降至", "升至", "减至")
 #: Words dropped from the start of a metric.
 _LEAD_WORDS = (
     "初步核算", "全年", "年末", "年初", "其中", "累计", "共计", "合计", "总计",
@@ -89,6 +100,7 @@ _CN_COUNTED = ("count", "people", "events", "time")
 _NOUN_STOPS = (
     "的", "全部", "全年", "顺利", "成功", "积极", "提供", "开展", "进行", "实施", "实现",
     "完成", "试点", "参加", "参与", "获得", "入选", "安装", "均", "被", "在", "已",
+    "受到", "获评", "荣获", "列入", "纳入", "建成", "通车", "投入使用", "落地", "加快", "如期",
 )
 #: After ``N次`` these make the number a session's ordinal (十一届四次全会).
 _SESSION_WORDS = ("会议", "全会", "全体会议", "全委", "常委会", "代表大会", "大会")
