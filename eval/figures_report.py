@@ -16,7 +16,7 @@ No encoder is loaded: documents are read (or taken from the index's
   from the text itself);
 * **levels read as changes**: figures with ``is_change`` whose link words just
   before the number end in a level verb (``提高到``, ``达到``, ``增至``, ``降至`` …);
-* **metric fragments**: metrics whose last jieba word is a verb or a function word
+* **metric fragments**: metrics whose last jieba word is a function word, or with no nominal word
   (``首批公布涉及``, ``工作受到国务院办公厅表彰``): they name a clause, not an
   indicator; and metrics longer than 12 characters;
 * the kinds and the count of cumulative (multi-year) figures;
@@ -80,17 +80,24 @@ def level_read_as_change(doc: Document, f: Figure) -> bool:
     return f.is_change and bool(LEVEL_BEFORE.search(before))
 
 
-_FUNCTION_POS = ("v", "vd", "vn_", "p", "c", "u", "d", "r", "ul", "uj", "uz", "ud", "ug", "uv", "y", "e")
+_FUNCTION_POS = ("p", "c", "u", "d", "r", "ul", "uj", "uz", "ud", "ug", "uv", "y", "e", "m", "q")
+_NOMINAL_POS = ("n", "vn", "an", "l", "j", "b", "s", "eng")
 
 
 def metric_is_fragment(metric: str) -> bool:
-    """True when the metric ends in a verb or a function word (a clause, not an indicator)."""
+    """True when the metric ends in a function word or holds no nominal word at all.
+
+    jieba tags many indicator words as verbs (收入, 投资, 就业), so a final verb
+    alone does not make a fragment; ``首批公布涉及`` (numeral + verbs) does.
+    """
     import jieba.posseg as pseg
 
     if not metric:
         return False
     words = [p for p in pseg.cut(metric) if p.word.strip()]
-    return bool(words) and words[-1].flag in _FUNCTION_POS
+    if not words:
+        return False
+    return words[-1].flag in _FUNCTION_POS or not any(w.flag.startswith(_NOMINAL_POS) for w in words)
 
 
 def report(pairs: list[tuple[Document, list[Chunk]]], label: str) -> list[tuple[Document, Figure]]:
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     frags = [(d, f) for d, f in rows if metric_is_fragment(f.metric)]
     long_ = [(d, f) for d, f in rows if len(f.metric) > 12]
-    print(f"metrics ending in a verb or function word: {len(frags)} of {len(rows)}")
+    print(f"metrics that look like clause fragments (jieba POS): {len(frags)} of {len(rows)}")
     for _, f in frags[:15]:
         print(f"  {f.metric!r} ← {f.text}")
     print(f"metrics longer than 12 characters: {len(long_)}")

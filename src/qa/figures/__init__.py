@@ -21,6 +21,9 @@ the whole vocabulary):
   (``同比``, ``增长``, ``下降``, ``提高`` …) has ``is_change=True``. The value keeps
   the number as written; the direction is in ``direction`` (+1 up, -1 down):
   ``下降5.7%`` → value 5.7, direction -1; :attr:`Figure.change` gives -5.7.
+  A level reached is not a change: after a change verb fused with 到/至
+  (``提高到92%``, ``增至``, ``降至``, ``控制到``) and after ``由``/``从`` the figure is a
+  level (``is_change=False``, ``direction`` 0); ``增长达到10%`` stays a change.
 * **Qualifiers**: ``余``/``多`` inside or after the number (``1600余万元``, ``1.6万余``)
   and ``以上``/``以下``/``左右``/``以内`` after the unit (``4.6个以上``) are part of
   ``text``; leading ones (``约``, ``近``, ``超``, ``超过``, ``逾``, ``不足`` …) stand
@@ -45,17 +48,22 @@ the whole vocabulary):
   metric (``13.1亿元,同比增长20.4%``) takes the metric of the nearest level figure
   before it in the sentence; the respectively-construction
   (``A 60.3亿元,B 2亿元,同比分别-6.2%、-19.3%``) pairs the k changes with the k
-  level figures before them, in order. Inherited metrics keep the offsets of
-  the words they were read from.
-* **Period**: the year nearest before the figure in its sentence (``2024年…``);
-  otherwise the innermost section heading with a year (``一、2023年工作回顾``);
-  otherwise a year in the document title that is not a date. **Kind**:
-  ``target`` after a planning cue in the sentence (``力争``, ``确保``, ``计划``,
-  ``预计``, ``目标为`` …; not after ``完成``/``实现``: ``完成年度计划82.3%`` is a
-  result), otherwise from the heading (``回顾``/``总结`` → ``actual``,
-  ``主要工作``/``安排``/``计划`` → ``target``) or a title that names a bulletin
-  (``公报`` → ``actual``); ``''`` when the sentence names a year other than the
-  section's.
+  level figures before them, in order; items named before ``分别``
+  (``A、B、C、D分别为a、b、c、d``) pair item i with value i, for any number of items.
+  A level after a level verb in the same clause (``由85%提高到92%``) shares the
+  metric before it. After a scope verb (``涉及1.6亿元的19项技术需求榜单``) a metric
+  without a noun (jieba part-of-speech) gives way to the noun the quantity
+  modifies. Inherited metrics keep the offsets of the words they were read from.
+* **Period and kind**: see :mod:`qa.figures.periods`. The report's years are
+  resolved once (title years, else the publication date read with the genre —
+  a work report published in 2019 reviews 2018 and plans 2019, a bulletin
+  reports the year before it is published —, else review/plan headings with a
+  year, else the year the opening names most); each place is in a review or a
+  plan (headings, else paragraphs opening with ``过去一年``/``今年``/``主要预期目标``
+  …); a figure's sentence may name its own year, a range (``2014-2018年``,
+  ``2014年以来``, ``“十三五”期间``, ``五年来``), a relative year (``今年``, ``去年``)
+  or a planning cue (``力争``, ``预期目标`` …). ``kind`` is ``actual``, ``target``
+  or ``cumulative`` (a multi-year or running total, period ``2016-2020``).
 
 All offsets are characters into ``Document.text``, half-open ``[start, end)``;
 ``doc.text[f.start:f.end] == f.text`` and

@@ -34,9 +34,14 @@ class Figure:
         metric: what it measures (``地区生产总值``), '' if unknown; exactly
             ``doc.text[metric_start:metric_end]``.
         metric_start, metric_end: offsets of the metric words (-1 if unknown).
-        period: year the figure refers to (``"2023"``), '' if unknown.
-        kind: ``actual`` (a result), ``target`` (a plan or goal) or ''.
-        is_change: True for a year-on-year or growth rate (``同比增长20.4%``).
+        period: year the figure refers to (``"2023"``), or a range of years
+            (``"2016-2020"``: a five-year total, a ``“十四五”`` target); '' only
+            when the document names no year at all.
+        kind: ``actual`` (a result of one period), ``target`` (a plan or goal),
+            ``cumulative`` (a result summed over several years or to date:
+            ``五年来累计``, ``累计拆除``) or '' (only when nothing tells).
+        is_change: True for a year-on-year or growth rate (``同比增长20.4%``);
+            False for a level, including a level reached (``提高到92%``).
         sentence_start, sentence_end: offsets of the sentence it stands in.
         direction: for a change, +1 (增长, 提高 …) or -1 (下降, 减少 …, or a
             negative number); 0 otherwise.
@@ -89,15 +94,17 @@ def filter_figures(
         query: whitespace-separated terms; a figure matches when every term occurs
             in its metric, text or unit (``托位`` matches ``新增托位``). None or
             blank matches all.
-        period: a four-digit year (``2023`` or ``"2023"``); None matches all.
+        period: a four-digit year (``2023`` or ``"2023"``) or a range as figures
+            carry it (``"2016-2020"``); matched exactly, so a five-year total is
+            not a figure of one of its years. None matches all.
 
     Raises:
-        ValueError: ``period`` is not a four-digit year.
+        ValueError: ``period`` is not a four-digit year or a range of two.
     """
     year = ""
     if period is not None and str(period).strip():
         year = str(period).strip()
-        if not re.fullmatch(r"[0-9]{4}", year):
+        if not re.fullmatch(r"[0-9]{4}(?:-[0-9]{4})?", year):
             raise ValueError(f"period must be a four-digit year such as 2023, got {period!r}")
     terms = query.split() if query else []
     out = []
