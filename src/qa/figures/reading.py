@@ -15,11 +15,13 @@ from qa.figures.vocabulary import (
     _MARKER_RE,
     _MAX_METRIC,
     _NOUN_STOPS,
+    _TAIL_RE,
     COUNTER_UNITS,
     LEVEL_ENDINGS,
     LEVEL_VERBS,
     MAGNITUDES,
     RATE_UNITS,
+    SCOPE_ONLY,
 )
 
 # ----------------------------------------------------------------------------
@@ -37,6 +39,7 @@ class _Reading:
     is_change: bool
     direction: int  # +1 / -1 after a change word (增长 / 下降), else 0
     clause_start: int = -1  # where the clause of the number starts
+    part: bool = False  # 其中N: a part of the figure before, whose metric it shares
 
 
 def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
@@ -118,6 +121,8 @@ def _counted_noun(text: str, pos: int, hi: int) -> tuple[int, int] | None:
         k = seg.find(w)
         if k != -1:
             seg = seg[:k]
+    while seg.endswith(("和", "及", "与", "以及")):  # 33个机关事业单位和1…
+        seg = seg[:-2] if seg.endswith("以及") else seg[:-1]
     return (pos, pos + len(seg)) if seg else None
 
 
@@ -141,15 +146,34 @@ def _is_nominal(seg: str) -> bool:
     return any(flag.startswith(_NOMINAL) for _, flag in _words(seg))
 
 
-def _noun_after(text: str, pos: int, hi: int) -> tuple[int, int] | None:
-    """The noun phrase a quantity modifies: ``1.6亿元的19项技术需求榜单`` → ``技术需求榜单``."""
-    if not text.startswith("的", pos):
+def _single_verb(seg: str) -> bool:
+    """True when ``seg`` is one verb and nothing else (``实施``, ``完成``)."""
+    if not seg or len(seg) > 3:
+        return False
+    words = _words(seg)
+    return len(words) == 1 and words[0][1] == "v"
+
+
+def _noun_after(text: str, pos: int, hi: int, bare: bool = False) -> tuple[int, int] | None:
+    """The noun phrase a quantity modifies: ``1.6亿元的19项技术需求榜单`` → ``技术需求榜单``.
+
+    Without ``bare`` the noun must follow ``的``; with it, it may follow the
+    quantity directly (``10蒸吨以下燃煤锅炉改造``).
+    """
+    if not text.startswith("的", pos) and not (bare and pos < hi and _is_cjk(text[pos])):
         return None
-    k = pos + 1
-    while k < hi and (text[k].isdigit() or text[k] in ".万亿个项家"):
+    k = pos + 1 if text.startswith("的", pos) else pos
+    digits = k
+    while k < hi and (text[k].isdigit() or text[k] == "."):
         k += 1  # a count between: 的19项
+    if k > digits:
+        m = _TAIL_RE.match(text, k, hi)
+        k = m.end() if m else k
     noun = _counted_noun(text, k, hi)
-    return noun if noun and _is_nominal(text[noun[0]:noun[1]]) else None
+    if not noun:
+        return None
+    words = _words(text[noun[0] : noun[1]])
+    return noun if words and (words[0][1].startswith(_NOMINAL) or words[0][1] == "a") else None
 
 
 def _is_cjk(ch: str) -> bool:
@@ -190,8 +214,16 @@ def _read_sentence(
         s = max(clause_start, prev_end)
         ms, me, link = _strip_metric(text, s, q.start - len(q.lead))
         metric = (ms, me) if me > ms else (-1, -1)
+        part_of = text[ms:me] == "其中"  # 9条…，其中4条: a part of the figure before
+        if text[ms:me] in SCOPE_ONLY:
+            metric = (-1, -1)
         if (_base_unit(q.unit) in COUNTER_UNITS or q.unit in MAGNITUDES) and q.end < hi:
             noun = _counted_noun(text, q.end, hi)
+            if noun:
+                metric = noun
+        elif q.end < hi and (metric == (-1, -1) or _single_verb(text[ms:me])):
+            # 完成37.8亿元的年度投资计划, 实施10蒸吨以下燃煤锅炉改造: the noun after
+            noun = _noun_after(text, q.end, hi, bare=True)
             if noun:
                 metric = noun
         if link.startswith(_SCOPE_VERBS) and metric != (-1, -1) and not _is_nominal(text[metric[0]:metric[1]]):
@@ -205,7 +237,7 @@ def _read_sentence(
             down = q.value < 0 or any(w in link for w in _CHANGE_DOWN)
             direction = -1 if down else 1
         is_change = moved and q.unit in RATE_UNITS
-        readings.append(_Reading(q, metric, link, is_change, direction, clause_start))
+        readings.append(_Reading(q, metric, link, is_change, direction, clause_start, part_of))
         prev_end = q.end
     _link_metrics(text, readings)
     return readings
@@ -265,6 +297,8 @@ def _link_metrics(text: str, readings: list[_Reading]) -> None:
                         r.metric = head.metric
             i += len(run)
             continue
+        if head.metric == (-1, -1) and head.part and i > 0:
+            head.metric = readings[i - 1].metric
         if head.metric == (-1, -1):
             if head.direction:  # a change or an increment (比年初增加468.6亿元)
                 levels = _levels(readings[:i], head)

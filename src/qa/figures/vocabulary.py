@@ -70,7 +70,7 @@ _LINK_WORDS = (
     # level verbs: the number after them is the level reached, not the change
     "增至", "降至", "升至", "减至", "提高至", "提升至", "增长至", "增加至", "下降至", "降低至",
     "减少至", "上升到", "上升至", "扩大到", "扩大至", "缩小到", "缩小至", "回落到", "回落至",
-    "控制到", "控制至", "达到了", "涉及", "包括", "涵盖", "覆盖", "惠及",
+    "控制到", "控制至", "达到了", "各", "涉及", "包括", "涵盖", "覆盖", "惠及",
 ) + LEAD_QUALIFIERS
 #: Endings of link words that make the number a level reached (提高到92%, 降至3%).
 LEVEL_ENDINGS = ("到", "至", "达到", "达到了")
@@ -79,6 +79,8 @@ LEVEL_ENDINGS = ("到", "至", "达到", "达到了")
 LEVEL_VERBS = tuple(w + end for w in ("增长", "下降", "提高", "提升", "增加", "减少", "降低", "上升",
                                       "回落", "下滑", "上涨", "扩大", "缩小", "收窄", "控制")
                     for end in ("到", "至")) + ("增至", "降至", "升至", "减至")
+#: Scope words that are no metric on their own (其中4条: a part of the figure before).
+SCOPE_ONLY = ("其中", "全年", "年内", "年末", "今年", "当年", "累计", "共", "合计", "共计")
 #: Words dropped from the start of a metric.
 _LEAD_WORDS = (
     "初步核算", "全年", "年末", "年初", "其中", "累计", "共计", "合计", "总计",
@@ -137,7 +139,7 @@ _NUM_RE = re.compile(
 _ARABIC_RE = re.compile(rf"[{_DIGIT}]+(?:[.．][{_DIGIT}]+)?")
 _RATIO_RE = re.compile(rf"(?:[:：][{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)+")
 _FRACTION_RE = re.compile(rf"/([{_DIGIT}]+)(?![{_DIGIT}.])")
-_RANGE_RE = re.compile(rf"[-–—~～至到]([{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)")
+_RANGE_RE = re.compile(rf"[-－–—~～至到]([{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)")
 _DATE_RE = re.compile(
     rf"[{_DIGIT}]{{4}}[-/.][{_DIGIT}]{{1,2}}[-/.][{_DIGIT}]{{1,2}}"
     rf"|(?<![{_DIGIT}.:：])[{_DIGIT}]{{1,2}}[:：][{_DIGIT}]{{2}}(?:[:：][{_DIGIT}]{{2}})?(?![{_DIGIT}.:：])"
