@@ -323,6 +323,10 @@ def test_respectively_list_of_four_pairs_item_i_with_value_i():
     assert pairs[:4] == [("小麦", "12.5万吨"), ("玉米", "30万吨"), ("大豆", "4.2万吨"), ("蔬菜产量", "66万吨")]
     changes = [(f.metric, f.change) for f in figs[4:]]
     assert changes == [("小麦", 1.2), ("玉米", 2.3), ("大豆", -0.4), ("蔬菜产量", 5.0)]
+    # a bare modifier shares the long head noun of the last item
+    figs = figures_of("城镇和农村居民人均可支配收入分别达到4.5万元和2.1万元。")
+    assert [(f.metric, f.text) for f in figs] == [
+        ("城镇和农村居民人均可支配收入", "4.5万元"), ("农村居民人均可支配收入", "2.1万元")]
 
 
 def test_report_without_publication_date_takes_its_years_from_the_title():

@@ -183,9 +183,13 @@ def report_frame(
 
 
 def _year_counts(text: str, body_start: int, n: int = 3000) -> Counter:
-    """How often each year is named in the first ``n`` characters of the body."""
-    seg = text[body_start : body_start + n]
-    return Counter(int(m.group(1)) for m in YEAR_RE.finditer(seg) if not m.group(2))
+    """How often each year is named in the first ``n`` characters of the body
+    (in the whole body when the opening names none)."""
+    for seg in (text[body_start : body_start + n], text[body_start:]):
+        counts = Counter(int(m.group(1)) for m in YEAR_RE.finditer(seg) if not m.group(2))
+        if counts:
+            return counts
+    return Counter()
 
 
 def _plan_first(text: str, body_start: int) -> bool:

@@ -340,4 +340,9 @@ def _list_items(text: str, head: _Reading) -> list[tuple[int, int]]:
         return []
     ms, me, _ = _strip_metric(text, items[0][0], items[0][1])
     items[0] = (ms, me)
-    return items if all(e > b for b, e in items) else []
+    if not all(e > b for b, e in items):
+        return []
+    # 城镇和农村居民人均可支配收入: a bare modifier shares the long head noun of the
+    # last item, so its metric runs from its own start to the end of the list
+    last = items[-1][1] - items[-1][0]
+    return [(b, items[-1][1]) if e - b <= 2 and last >= 6 else (b, e) for b, e in items]
