@@ -45,12 +45,12 @@ PLAN_HEADINGS = ("主要工作", "工作安排", "安排", "计划", "思路", "
                  "重点工作", "工作要点", "今后", "建议", "部署")
 #: Paragraph openers that start a review or a plan where there is no heading.
 REVIEW_OPENERS = ("过去一年", "过去的一年", "刚刚过去的一年", "一年来", "过去五年", "五年来", "回顾",
-                  "去年以来", "这一年")
+                  "去年以来", "这一年", "今年以来", "今年上半年", "今年前三季度", "今年1-")
 PLAN_OPENERS = ("今年", "新的一年", "明年", "今后五年", "未来五年", "主要预期目标", "预期目标",
                 "总体要求", "工作安排", "主要任务", "重点抓好", "重点做好")
 #: Title words of a document genre.
 BULLETIN_WORDS = ("公报", "统计")
-REPORT_WORDS = ("政府工作报告", "工作报告", "工作总结", "工作思路", "工作要点", "工作计划")
+REPORT_WORDS = ("政府工作报告", "工作报告", "工作总结", "工作思路", "工作要点", "工作计划", "各位代表")
 SUMMARY_WORDS = ("总结", "回顾", "公报", "统计", "年报", "执行情况")
 #: Multi-year spans that make a result cumulative (value: years back from the review year).
 MULTI_YEAR = {"五年来": 4, "过去五年": 4, "近五年": 4, "五年间": 4, "三年来": 2, "过去三年": 2,
@@ -231,6 +231,8 @@ def paragraph_modes(text: str, lo: int, hi: int) -> list[tuple[int, str]]:
         start = lo + m.start()
         review = min((para.find(w) for w in REVIEW_OPENERS if w in para), default=99)
         plan = min((para.find(w) for w in PLAN_OPENERS if w in para), default=99)
+        if review == plan < 99:  # 今年以来: a review of the year so far
+            plan = 99
         if review < plan:
             out.append((start, "review"))
         elif plan < review:
@@ -326,12 +328,14 @@ def figure_period_kind(
     clause = text[_clause_start(text, lo, pos) : pos]
     if "累计" in clause and not any(w in before for w in WITHIN_PERIOD):
         cumulative_cue = True
-    # relative years
-    if span is None and frame.genre == "report":
-        if _THIS_YEAR_RE.search(before) and plan is not None:
-            span = (plan, plan)
-        elif _LAST_YEAR_RE.search(before) and review is not None:
-            span = (review, review)
+    # relative years: in a report 今年 is the planned year and 去年 the reviewed one;
+    # elsewhere (news, briefs, bulletins) 今年 is the year reported
+    if span is None and review is not None:
+        this_year = plan if frame.genre == "report" or mode == "plan" else review
+        if _THIS_YEAR_RE.search(before) and this_year is not None:
+            span = (this_year, this_year)
+        elif _LAST_YEAR_RE.search(before):
+            span = (review, review) if frame.genre == "report" else (review - 1, review - 1)
     if span is None and section_year:
         y = int(section_year)
         span = (y, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -69,6 +70,16 @@ def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
         seg = text[s:e]
         if seg[0] in "、和及与":
             s += 1
+            changed = True
+            continue
+        t = _TIME_LEAD_RE.match(seg)  # 2017年, 2017年底: a time, not the metric
+        if t and t.end():
+            s += t.end()
+            changed = True
+            continue
+        scope = _SCOPE_LEAD_RE.match(seg)  # 全区实现地区生产总值 → 地区生产总值
+        if scope and len(seg) > scope.end():
+            s += scope.end()
             changed = True
             continue
         for w in sorted(_LEAD_WORDS, key=len, reverse=True):
@@ -263,9 +274,20 @@ def _levels(before: list[_Reading], change: _Reading, need: int = 1) -> list[_Re
 
 
 def _restated(text: str, a: _Reading, b: _Reading) -> bool:
-    """b restates a's metric in the next clause: ``增长11%，达到282亿元``."""
+    """b restates a's metric in the next clause: ``增长11%，达到282亿元``,
+    ``年均增长7.5%，2017年达到320亿元``."""
     gap = text[a.q.end : b.q.start - len(b.q.lead) - len(b.link)]
+    gap = gap[:1] + _TIME_LEAD_RE.sub("", gap[1:])
     return bool(b.link) and len(gap) == 1 and _is_clause_sep(text, a.q.end)
+
+
+#: A time that opens a clause (``2017年``, ``2017年底``, ``年底``): not part of a metric.
+_TIME_LEAD_RE = re.compile(r"(?:(?:19|20)[0-9]{2}年(?:底|末|初|度|上半年|前三季度)?|年底|年末)(?:[，,])?")
+#: A scope before a lead verb (``全区实现``, ``全市完成``): the verb ends the scope.
+_SCOPE_LEAD_RE = re.compile(
+    r"全(?:区|市|县|省|镇|乡|旗|州|盟|街道)(?=" + "|".join(
+        ("实现", "完成", "累计", "共", "新增", "达到", "拥有", "有")) + ")"
+)
 
 
 def _link_metrics(text: str, readings: list[_Reading]) -> None:
