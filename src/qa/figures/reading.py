@@ -132,6 +132,10 @@ def _counted_noun(text: str, pos: int, hi: int) -> tuple[int, int] | None:
         k = seg.find(w)
         if k != -1:
             seg = seg[:k]
+    for k, ch in enumerate(seg):  # 20项民生工程和市定20项…: the next quantity's words
+        if ch in "和及与" and re.search(r"[0-9一二三四五六七八九十两]", text[pos + k + 1 : pos + k + 5]):
+            seg = seg[:k]
+            break
     while seg.endswith(("和", "及", "与", "以及")):  # 33个机关事业单位和1…
         seg = seg[:-2] if seg.endswith("以及") else seg[:-1]
     return (pos, pos + len(seg)) if seg else None
