@@ -313,6 +313,7 @@ def test_level_reached_is_not_a_change():
         assert (figs[level].is_change, figs[level].change) == (False, None), level
     assert (figs["92%"].metric, figs["3.2%"].metric) == ("城镇化率", "城镇登记失业率")
     assert (figs["0.5个百分点"].is_change, figs["0.5个百分点"].change) == (True, 0.5)
+    assert (figs["92%"].measure, figs["0.5个百分点"].measure) == ("level", "change")
     assert figs["10%"].is_change  # the growth rate itself reached 10%
 
 

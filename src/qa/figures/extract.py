@@ -38,7 +38,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
             sliced from the original.
         chunks: its chunks (from :func:`qa.chunking.chunk_document`); their
             sentences are read, each sentence once even where chunks overlap,
-            and their ``section_path`` gives the period. A chunk without
+            and their ``section_path`` tells review from plan sections. A chunk without
             sentences is read as one sentence.
 
     Returns:

@@ -282,8 +282,8 @@ def figure_period_kind(
             ``过去五年工作回顾`` makes its results cumulative).
 
     Returns:
-        period (``"2023"``, ``"2014-2018"`` or '' when no year is known) and kind
-        (``actual``, ``target`` or ``cumulative``; '' only when no year is known).
+        period (``"2023"``, ``"2014-2018"`` or '' when the document names no
+        year) and kind (``actual``, ``target`` or ``cumulative``, always set).
     """
     before = text[lo:pos]
     review = frame.review_year
@@ -348,16 +348,11 @@ def figure_period_kind(
         kind = "target" if target_cue or future or mode == "plan" else "cumulative"
     elif span is not None:
         y = span[0]
-        if target_cue:
-            kind = "target"
-        elif review is not None and y > review:
-            kind = "target"
-        elif review is not None and y < review:
-            kind = "actual"
-        else:
-            kind = "target" if mode == "plan" and y != review else "actual"
-            if mode == "plan" and (review is None or y == plan):
-                kind = "target"
+        if review is None:  # no frame: the section decides
+            kind = "target" if target_cue or mode == "plan" else "actual"
+        else:  # a later year is planned; the reviewed year or before happened,
+            # also when a plan section recalls it (2018年全区生产总值增长6%)
+            kind = "target" if target_cue or y > review else "actual"
     else:
         kind = "target" if target_cue or mode == "plan" else "actual"
         y0 = plan if kind == "target" else review

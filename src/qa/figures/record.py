@@ -39,7 +39,7 @@ class Figure:
             when the document names no year at all.
         kind: ``actual`` (a result of one period), ``target`` (a plan or goal),
             ``cumulative`` (a result summed over several years or to date:
-            ``五年来累计``, ``累计拆除``) or '' (only when nothing tells).
+            ``五年来累计``, ``累计拆除``); always set by :func:`extract_figures`.
         is_change: True for a year-on-year or growth rate (``同比增长20.4%``);
             False for a level, including a level reached (``提高到92%``).
         sentence_start, sentence_end: offsets of the sentence it stands in.
@@ -66,6 +66,11 @@ class Figure:
     sentence_end: int
     direction: int = 0
     value_to: float | None = None
+
+    @property
+    def measure(self) -> str:
+        """``change`` for a rate of change (``增长6%``), ``level`` otherwise (``提高到92%``)."""
+        return "change" if self.is_change else "level"
 
     @property
     def change(self) -> float | None:
