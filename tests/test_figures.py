@@ -175,7 +175,7 @@ def test_quantities_before_a_shared_metric_and_increments():
 
 def test_sentence_year_overrides_section():
     (f,) = figures_of("确定2024年民生微实事项目17件。")
-    assert (f.period, f.kind) == ("2024", "")
+    assert (f.period, f.kind) == ("2024", "target")  # the year after the one reviewed
 
 
 def test_chunk_of_another_document_is_rejected():
@@ -301,3 +301,79 @@ def test_traditional_chinese_figures_keep_the_original_text():
     figures = extract_figures(doc, chunk_document(doc))
     assert [(f.text, f.unit) for f in figures] == [("124個", "个"), ("17億元", "亿元")]
     assert all(doc.text[f.start:f.end] == f.text for f in figures)
+
+
+# --------------------------------------------------------------------- issue 11: figures on other reports
+
+
+def test_level_reached_is_not_a_change():
+    figs = by_text(figures_of("城镇化率由85%提高到92%，森林覆盖率提高0.5个百分点，城镇登记失业率降至3.2%，"
+                              "粮食产量增长到60万吨，工业增加值增长达到10%。"))
+    for level in ("85%", "92%", "3.2%", "60万吨"):
+        assert (figs[level].is_change, figs[level].change) == (False, None), level
+    assert (figs["92%"].metric, figs["3.2%"].metric) == ("城镇化率", "城镇登记失业率")
+    assert (figs["0.5个百分点"].is_change, figs["0.5个百分点"].change) == (True, 0.5)
+    assert (figs["92%"].measure, figs["0.5个百分点"].measure) == ("level", "change")
+    assert figs["10%"].is_change  # the growth rate itself reached 10%
+
+
+def test_respectively_list_of_four_pairs_item_i_with_value_i():
+    figs = figures_of("全年小麦、玉米、大豆、蔬菜产量分别为12.5万吨、30万吨、4.2万吨、66万吨，"
+                      "分别增长1.2%、2.3%、-0.4%和5%。")
+    pairs = [(f.metric, f.text) for f in figs]
+    assert pairs[:4] == [("小麦", "12.5万吨"), ("玉米", "30万吨"), ("大豆", "4.2万吨"), ("蔬菜产量", "66万吨")]
+    changes = [(f.metric, f.change) for f in figs[4:]]
+    assert changes == [("小麦", 1.2), ("玉米", 2.3), ("大豆", -0.4), ("蔬菜产量", 5.0)]
+    # a bare modifier shares the long head noun of the last item
+    figs = figures_of("城镇和农村居民人均可支配收入分别达到4.5万元和2.1万元。")
+    assert [(f.metric, f.text) for f in figs] == [
+        ("城镇和农村居民人均可支配收入", "4.5万元"), ("农村居民人均可支配收入", "2.1万元")]
+
+
+def test_report_without_publication_date_takes_its_years_from_the_title():
+    doc, chunks = make_doc(
+        ("一、过去一年工作回顾", "全区地区生产总值完成120亿元，增长7%。"),
+        ("二、今年工作安排", "地区生产总值增长6.5%左右，一般公共预算收入达到9亿元。"),
+        title="2019年某区政府工作报告",
+    )
+    got = [(f.text, f.period, f.kind) for f in extract_figures(doc, chunks)]
+    assert got == [("120亿元", "2018", "actual"), ("7%", "2018", "actual"),
+                   ("6.5%左右", "2019", "target"), ("9亿元", "2019", "target")]
+
+
+def test_report_without_title_or_date_takes_its_years_from_the_text():
+    doc, chunks = make_doc(
+        ("", "2020年，面对复杂形势，全县经济稳中有进。全县粮食产量达到45万吨。"),
+        ("", "今年经济社会发展的主要预期目标是：粮食产量稳定在46万吨以上。"),
+    )
+    got = [(f.text, f.period, f.kind) for f in extract_figures(doc, chunks)]
+    assert got == [("45万吨", "2020", "actual"), ("46万吨以上", "2021", "target")]
+
+
+def test_statistical_bulletin_title_names_the_year_it_reports():
+    doc, chunks = make_doc(("一、综合", "全年全市生产总值为812.3亿元，比上年增长5.1%。"),
+                           title="2023年某市国民经济和社会发展统计公报")
+    assert [(f.period, f.kind) for f in extract_figures(doc, chunks)] == [("2023", "actual")] * 2
+
+
+def test_five_year_total_is_cumulative_with_a_period_range():
+    doc, chunks = make_doc(
+        ("一、过去五年工作回顾", "五年来，全区累计完成固定资产投资1200亿元。"),
+        ("", "“十三五”期间，新增城镇就业3.2万人。2020年，全区地区生产总值增长3%。"),
+        ("二、2021年工作安排", "全年新增城镇就业5000人以上，“十四五”期间新建学校20所。"),
+        title="2021年某区政府工作报告",
+    )
+    f = by_text(extract_figures(doc, chunks))
+    assert (f["1200亿元"].period, f["1200亿元"].kind) == ("2016-2020", "cumulative")
+    assert (f["3.2万人"].period, f["3.2万人"].kind) == ("2016-2020", "cumulative")
+    assert (f["3%"].period, f["3%"].kind) == ("2020", "actual")
+    assert (f["5000人以上"].period, f["5000人以上"].kind) == ("2021", "target")
+    assert (f["20所"].period, f["20所"].kind) == ("2021-2025", "target")
+    assert filter_figures(f.values(), period=2020) == [f["3%"]]  # the totals are not 2020 figures
+
+
+def test_target_in_a_plan_section_without_a_cue():
+    figs = figures_of("新建5G基站800个，改造老旧小区36个，城镇调查失业率控制在5.5%以内。",
+                      heading="二、2024年主要预期目标", title="某县2023年工作总结和2024年工作计划")
+    assert [(f.text, f.period, f.kind) for f in figs] == [
+        ("800个", "2024", "target"), ("36个", "2024", "target"), ("5.5%以内", "2024", "target")]

@@ -1,0 +1,136 @@
+"""extract_figures: every quantity of a document as a Figure."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from qa.documents import Document
+from qa.figures.numbers import _quote_mask, _scan
+from qa.figures.periods import (
+    ReportFrame,
+    figure_period_kind,
+    heading_mode,
+    heading_year,
+    paragraph_modes,
+    report_frame,
+)
+from qa.figures.reading import _read_sentence, _Reading
+from qa.figures.record import Figure
+from qa.script import fold
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qa.chunking import Chunk
+
+# ----------------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------------
+
+
+def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
+    """Every quantity in ``doc`` as a :class:`Figure`, in document order.
+
+    Args:
+        doc: the document; every offset indexes ``doc.text``. Traditional
+            Chinese is read through its Simplified folding (:func:`qa.script.fold`,
+            same length), so units and cues match; ``text`` and ``metric`` are
+            sliced from the original.
+        chunks: its chunks (from :func:`qa.chunking.chunk_document`); their
+            sentences are read, each sentence once even where chunks overlap,
+            and their ``section_path`` tells review from plan sections. A chunk without
+            sentences is read as one sentence.
+
+    Returns:
+        Figures sorted by ``start`` (see the module docstring for the rules).
+
+    Raises:
+        ValueError: a chunk belongs to another document or its offsets do not
+            match ``doc.text``.
+    """
+    text = fold(doc.text)  # Traditional read as Simplified (same length); spans sliced from doc.text
+    quoted = _quote_mask(text)
+    title = doc.title or doc.metadata.get("title", "")
+    ordered = sorted(chunks, key=lambda c: (c.start, c.end))
+    headings = list(dict.fromkeys(h for c in ordered for h in c.section_path))
+    frame = report_frame(title, doc.metadata, text, max(0, doc.body_start), headings)
+    for chunk in ordered:
+        if chunk.doc_id != doc.id:
+            raise ValueError(f"chunk {chunk.id} belongs to document {chunk.doc_id}, not {doc.id}")
+        if doc.text[chunk.start : chunk.end] != chunk.text:
+            raise ValueError(f"chunk {chunk.id} offsets do not match the document text")
+    modes = _ModeTrack(text, ordered, frame)
+    seen: set[tuple[int, int]] = set()
+    figures: list[Figure] = []
+    for chunk in ordered:
+        sec_year, _ = heading_year(chunk.section_path)
+        headings = "".join(chunk.section_path)
+        sentences = [(s.start, s.end) for s in chunk.sentences] or [(chunk.start, chunk.end)]
+        for lo, hi in sentences:
+            if (lo, hi) in seen:
+                continue
+            seen.add((lo, hi))
+            mode = modes.at(chunk, lo)
+            readings = _read_sentence(text, lo, hi, _scan(text, lo, hi, quoted))
+            for r in readings:
+                period, kind = figure_period_kind(
+                    text, lo, r.q.start - len(r.q.lead), frame, mode, sec_year, headings
+                )
+                figures.append(_figure(doc, chunk.id, lo, hi, r, period, kind))
+    figures.sort(key=lambda f: (f.start, f.end))
+    return figures
+
+
+class _ModeTrack:
+    """Whether a place in the text reviews or plans (see :mod:`qa.figures.periods`).
+
+    A chunk whose headings say so takes their mode; otherwise the latest mode
+    set before it, by a heading or by a paragraph that opens with a cue; before
+    any, ``review`` for a bulletin or a brief and '' for a report.
+    """
+
+    def __init__(self, text: str, chunks: Sequence[Chunk], frame: ReportFrame) -> None:
+        events: list[tuple[int, str]] = []
+        self._heading: dict[str, str] = {}
+        for chunk in chunks:
+            mode = next((m for m in map(heading_mode, reversed(chunk.section_path)) if m), "")
+            self._heading[chunk.id] = mode
+            if mode:
+                events.append((chunk.start, mode))
+        if chunks:
+            events += paragraph_modes(text, chunks[0].start, chunks[-1].end)
+        events.sort()
+        self._starts = [e[0] for e in events]
+        self._modes = [e[1] for e in events]
+        self._default = "" if frame.genre == "report" else "review"
+
+    def at(self, chunk: Chunk, pos: int) -> str:
+        if self._heading.get(chunk.id):
+            return self._heading[chunk.id]
+        i = bisect.bisect_right(self._starts, pos) - 1
+        return self._modes[i] if i >= 0 else self._default
+
+
+def _figure(doc: Document, chunk_id: str, lo: int, hi: int, r: _Reading, period: str, kind: str) -> Figure:
+    q = r.q
+    ms, me = r.metric
+    return Figure(
+        doc_id=doc.id,
+        chunk_id=chunk_id,
+        text=doc.text[q.start : q.end],
+        start=q.start,
+        end=q.end,
+        value=q.value,
+        unit=q.unit,
+        qualifier=q.lead + q.trail,
+        metric=doc.text[ms:me] if ms >= 0 else "",
+        metric_start=ms,
+        metric_end=me,
+        period=period,
+        kind=kind,
+        is_change=r.is_change,
+        sentence_start=lo,
+        sentence_end=hi,
+        direction=r.direction,
+        value_to=q.value_to,
+    )
