@@ -594,7 +594,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="qa: web app for questions over government documents")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--index", default=None, help="index directory (default $QA_INDEX or ./index)")
+    p.add_argument("--index", default=None, help="index directory (default $QA_INDEX, else index/ of the checkout, else $QA_HOME/index)")
     p.add_argument("--model", default=None, help="encoder name or path (default $QA_MODEL or built-in)")
     return p.parse_args(argv)
 

@@ -129,3 +129,34 @@ def test_missing_reader_adapter_falls_back_to_the_rules_with_a_message(assistant
     assert "using the rule-based reader" in capsys.readouterr().err
     assert fallback.ask("2023年新增了多少个托位？").text == "124个"
     assert fallback.use_reader("neural") == "rules"
+
+
+def _two_city_assistant(tmp_path, encoder):
+    """An assistant over two constructed city reports with the same indicators."""
+    from qa.config import Settings
+    from qa.documents import load_documents
+    from qa.index import Index
+    from qa.pipeline import Assistant
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, city, tourists, income in (("a.txt", "甲川市", "1200万人次", "86.5亿元"),
+                                         ("b.txt", "乙岭市", "530万人次", "31.2亿元")):
+        (folder / name).write_text(
+            f"2024年{city}政府工作报告\n\n一、2023年工作回顾\n\n"
+            f"过去一年，{city}接待游客{tourists}，实现旅游收入{income}。全年新增城镇就业2.1万人。\n",
+            encoding="utf-8")
+    settings = Settings.from_env(index_dir=tmp_path / "index")
+    index = Index.build(load_documents([folder]), encoder, settings, progress=False)
+    return Assistant(settings, index=index, encoder=encoder).warm_up(progress=False)
+
+
+def test_follow_up_stays_on_the_report_of_the_previous_answer(tmp_path, encoder):
+    assistant = _two_city_assistant(tmp_path, encoder)
+    first = assistant.ask("乙岭市2023年接待游客多少？")
+    assert first.text == "530万人次"
+    follow = assistant.ask("旅游收入呢？", history=["乙岭市2023年接待游客多少？"])
+    assert follow.text == "31.2亿元"
+    assert assistant.document(follow.citation.doc_id).title.startswith("2024年乙岭市")
+    other = assistant.ask("甲川市的旅游收入呢？", history=["乙岭市2023年接待游客多少？"])
+    assert other.text == "86.5亿元"  # a follow-up that names another report goes there

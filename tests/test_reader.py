@@ -14,9 +14,9 @@ from qa.reader import Reader
 from qa.retrieval import Passage
 
 
-def make_reader(text: str, date: str = "2024-03-21", threshold: float = 0.0):
+def make_reader(text: str, date: str = "2024-03-21", threshold: float | None = 0.0, title: str = "测试报告"):
     doc = Document(
-        id=hashlib.sha256(text.encode()).hexdigest()[:16], path="/tmp/t.txt", title="测试报告",
+        id=hashlib.sha256(text.encode()).hexdigest()[:16], path="/tmp/t.txt", title=title,
         text=text, metadata={"date": date}, body_start=0, body_end=len(text),
     )
     chunks = chunk_document(doc)
@@ -149,7 +149,7 @@ def test_confident_neural_span_beats_a_rule_sentence_and_is_cited_exactly():
 
 
 def test_neural_span_edges_lose_stray_punctuation_but_keep_balanced_quotes():
-    from qa.reader import _trim_punctuation
+    from qa.reader.spans import _trim_punctuation
 
     text = "他主演了《飞狐外传》。“巴士系数”一词常见,德祐二年（1276年）,"
     for raw, want in [("《飞狐外传》。", "《飞狐外传》"), ("。“巴士系数”一词", "“巴士系数”一词"),
@@ -170,3 +170,69 @@ def test_quantity_question_keeps_the_figure_when_the_neural_span_overlaps_it():
 def test_without_a_neural_proposal_the_rules_answer():
     _, reader, passages = neural_reader(REPORT, {})
     assert ask(reader, passages, "商会企业与哪个村结对共建？").text == "盐源县拦河村"
+
+
+# ------------------------------------------- fault kinds of issue 11 (constructed documents)
+CITY = (
+    "2024年洛川市政府工作报告\n"
+    "一、2023年工作回顾\n"
+    "过去一年，全市实现地区生产总值5481.6亿元，增长5.3%。五年来累计完成固定资产投资1200亿元。"
+    "全年完成固定资产投资260亿元，实施重点项目502项。\n"
+    "二、2024年主要目标\n"
+    "地区生产总值增长6%左右。\n"
+)
+
+
+def city_reader():
+    return make_reader(CITY, date="2024-01-20", threshold=None, title="2024年洛川市政府工作报告")
+
+
+def test_paraphrased_metric_is_answered_through_the_official_name():
+    from qa.lexicon import official_terms
+
+    _, reader, passages = city_reader()
+    question = official_terms("2023年洛川市的经济总量是多少？")
+    assert question == "2023年洛川市的地区生产总值是多少？"
+    answer = ask(reader, passages, question)
+    assert (answer.text, answer.abstained) == ("5481.6亿元", False)
+
+
+def test_a_year_the_report_does_not_cover_is_refused():
+    _, reader, passages = city_reader()
+    assert ask(reader, passages, "2023年洛川市地区生产总值是多少？").text == "5481.6亿元"
+    refused = ask(reader, passages, "2019年洛川市地区生产总值是多少？")
+    assert refused.abstained and refused.citation is None
+
+
+def test_another_citys_name_is_refused():
+    _, reader, passages = city_reader()
+    refused = ask(reader, passages, "北京市2023年地区生产总值是多少？")
+    assert refused.abstained and refused.text == ""
+
+
+def test_a_five_year_total_is_not_returned_for_a_single_year():
+    _, reader, passages = city_reader()
+    answer = ask(reader, passages, "2023年完成固定资产投资多少？")
+    assert answer.text == "260亿元"
+    assert "1200亿元" not in {a.text for a in answer.alternatives}
+
+
+def test_an_investment_amount_is_not_answered_with_a_count():
+    _, reader, passages = city_reader()
+    answer = ask(reader, passages, "2023年重点项目完成投资多少？")
+    assert answer.text != "502项"
+
+
+def test_person_name_after_an_office_title():
+    text = ("2018年某县政府工作报告\n报告人：某县人民政府县长 闫向阳\n"
+            "一、2017年工作回顾\n全县生产总值完成119.7亿元。\n")
+    _, reader, passages = make_reader(text, date="2018-01-31", title="2018年某县政府工作报告")
+    assert ask(reader, passages, "2018年某县政府工作报告是哪位县长作的？").text == "闫向阳"
+
+
+def test_meeting_date_is_the_full_date_as_written():
+    text = ("政府工作报告\n——2019年3月4日在某区第十五届人民代表大会第三次会议上\n"
+            "一、2018年工作回顾\n全区生产总值完成192.3亿元。\n")
+    _, reader, passages = make_reader(text, date="2019-03-04", title="政府工作报告")
+    answer = ask(reader, passages, "某区第十五届人民代表大会第三次会议是哪天召开的？")
+    assert answer.text == "2019年3月4日"

@@ -22,6 +22,7 @@ from qa.chunking import Chunk
 from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE, Settings
 from qa.conversation import rewrite
 from qa.documents import Document
+from qa.lexicon import official_terms
 from qa.figures import Figure
 from qa.question import Question, analyze, clean_question
 from qa.reader import Answer, Reader
@@ -184,8 +185,8 @@ class Assistant:
             return Prepared(question, text, notice, "", None, [])
         cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
                                        for h in history) if h]
-        standalone = rewrite(text, cleaned_history)
-        if doc_ids is None and cleaned_history and standalone != text:
+        standalone = official_terms(rewrite(text, cleaned_history))
+        if doc_ids is None and cleaned_history and standalone != official_terms(text):
             doc_ids = self._focus(standalone, cleaned_history)
         return Prepared(question, text, notice, standalone, analyze(standalone),
                         self.search(standalone, doc_ids=doc_ids))

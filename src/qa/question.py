@@ -60,7 +60,7 @@ _FUNCTION_CHARS = set("的了是有在和与及或也都就还并而被把将要
 
 _QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
 _PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖率|率|percent|rate", re.I)
-_CHANGE = re.compile(r"同比|增长|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
+_CHANGE = re.compile(r"同比|增长|上涨|涨了|涨幅|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
 _TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|要新建|要推进|要|将|target|plan|goal|aim", re.I)
 _DATE = re.compile(r"哪天|哪一天|何时|什么时候|什么时间|日期|哪年|哪一年|几月|几号|when|what date|which year", re.I)
 _LIST = re.compile(r"哪些|哪几|有哪|which (?:\w+ )?(?:are|were)|list", re.I)
@@ -155,10 +155,10 @@ def analyze(question: str) -> Question:
     wants_percent = bool(_PERCENT.search(text)) or (wants_change and "多少" in text and not unit)
     if _META.search(text):
         answer_type = "meta"
+    elif _DATE.search(text):  # before ordinals: 第十五届…第三次会议是哪天开的
+        answer_type = "date"
     elif ordinal and re.search(r"什么|哪|是", text[ordinal.end():]):
         answer_type = "ordinal"
-    elif _DATE.search(text):
-        answer_type = "date"
     elif _QUANTITY.search(text) or (wants_change and re.search(r"多少|几", text)):
         answer_type = "quantity"
     elif _LIST.search(text):

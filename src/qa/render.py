@@ -29,7 +29,7 @@ MAX_RELATED = 3
 #: Shown for a question that is empty once cleaned (when the answer has no notice).
 EMPTY_QUESTION_MESSAGE = "请输入问题。"
 
-KIND_LABELS = {"actual": "实际", "target": "目标", "": ""}
+KIND_LABELS = {"actual": "实际", "target": "目标", "cumulative": "累计", "": ""}
 FIGURE_HEADERS = ["文档", "指标", "原文", "数值", "单位", "期间", "类型", "增速", "位置", "所在句子"]
 DOCUMENT_HEADERS = ["标题", "发布机构", "日期", "索引号", "字符数", "分块数", "文件", "文档ID"]
 

@@ -58,6 +58,12 @@ from qa.retrieval import Passage
 from qa.script import fold
 
 
+#: Office titles a person's name follows (代区长 included as 区长's longer form).
+_TITLES = re.compile(r"代?(?:省长|市长|区长|县长|旗长|州长|镇长|乡长|主任|书记|局长|主席|厅长|部长|院长|校长|董事长|总经理)")
+#: Questions that ask for a person.
+_PERSON_QUESTION = re.compile(r"谁|哪位|什么人|姓名|名字叫")
+
+
 class CandidateGenerator:
     """Finds candidate spans in retrieved passages, with their rule evidence.
 
@@ -156,6 +162,8 @@ class CandidateGenerator:
                 found += self._dates(q, units, passage, doc, support)
             if q.answer_type in ("list", "entity", "description", "date", "ordinal"):
                 found += self._aligned(q, passage, doc, support)
+            if q.answer_type in ("entity", "list") and _PERSON_QUESTION.search(q.match_text):
+                found += self._people(q, passage, doc, support)
             found += self._sentences(q, units, passage, doc, support)
             found[start:] = [dataclasses.replace(c, rank=rank) for c in found[start:]]
         if neural:
@@ -300,6 +308,37 @@ class CandidateGenerator:
             closeness = self._closeness(units, doc.text, start, start + len(text), "", sentence)
             out.append(Candidate(passage.chunk, start, start + len(text), sentence, 0.5 + 0.5 * closeness,
                                  support, "date", parts=(("closeness", closeness),)))
+        return out
+
+    def _people(self, q, passage, doc, support) -> list[Candidate]:
+        """Names written after an office title (``海拉尔区人民政府区长　杜联合``,
+        ``市长闫继红在…``): the span is the name, not the title. The title asked
+        about (``哪位区长``) is preferred; a name is the jieba word after the
+        title tagged as a person (``nr``), or 2–3 Chinese characters standing
+        alone before white space or punctuation."""
+        import jieba.posseg
+
+        asked = [t for t in _TITLES.findall(q.match_text)]
+        chunk = passage.chunk
+        out = []
+        for m in _TITLES.finditer(chunk.text):
+            at = m.end()
+            while at < len(chunk.text) and chunk.text[at] in " \u3000\t":
+                at += 1
+            rest = chunk.text[at:at + 8]
+            words = jieba.posseg.lcut(rest)
+            if not words:
+                continue
+            word, flag = words[0]
+            alone = re.match(r"[\u4e00-\u9fff]{2,3}(?=$|[\s\u3000,，。、;；:：（(])", rest)
+            if flag != "nr" and not alone:
+                continue
+            name = word if flag == "nr" and 2 <= len(word) <= 4 else alone.group(0)
+            start = chunk.start + at
+            title_match = float(any(t == m.group(0) or m.group(0).endswith(t) for t in asked)) if asked else 0.5
+            out.append(Candidate(chunk, start, start + len(name), _sentence_at(chunk, start),
+                                 0.6 + 0.4 * title_match, support, "span",
+                                 parts=(("anchor", title_match), ("person", 1.0))))
         return out
 
     def _aligned(self, q, passage, doc, support) -> list[Candidate]:

@@ -26,6 +26,8 @@ CURRENCY = ("元",)
 PERCENT = ("%", "‰", "个百分点", "百分点")
 COUNT = ("个", "家", "项", "人", "名", "所", "座", "户", "件", "次", "场", "条", "处", "台", "辆", "部",
          "批", "种", "位", "套", "间", "张", "本", "篇", "份", "栋", "人次", "万人", "万人次")
+#: A question about a multi-year total (``五年来累计``, ``“十三五”期间``).
+_SPAN_WORDS = re.compile(r"累计|五年|几年来|期间|以来|十[二三四五]五")
 _MONEY_WORDS = re.compile(
     r"收入|投资|产值|总值|总额|金额|资金|经费|预算|支出|销售额|税收|增加值|营业额|成交额|多少钱|GDP|gdp|生产总值|总量|消费品零售")
 
@@ -129,10 +131,17 @@ def document_year_agreement(q: Question, doc: Document) -> float:
 def period_agreement(q: Question, doc: Document, period: str, sentence: str) -> float:
     """For a figure: +1 when its period is a year the question names (or the
     sentence names that year), -1 when its period is another year and the
-    sentence does not name the asked one, 0 when either is unknown."""
+    sentence does not name the asked one, 0 when either is unknown. A
+    cumulative figure (period ``2016-2020``) agrees only with a question about
+    a span of years that it covers: a five-year total never answers a single year."""
     years = asked_years(q, doc)
     if not years:
         return 0.0
+    span = re.fullmatch(r"(\d{4})-(\d{4})", period)
+    if span:  # a cumulative figure (五年来, “十三五”期间): only for a question about that span
+        first, last = int(span.group(1)), int(span.group(2))
+        asks_span = bool(_SPAN_WORDS.search(q.match_text)) or len(set(years)) > 1
+        return 1.0 if asks_span and first <= min(years) and max(years) <= last else -1.0
     if any(f"{y}" in sentence for y in years):
         return 1.0
     if not period[:4].isdigit():

@@ -185,7 +185,10 @@ def in_sample(rows: Sequence[QuestionRows], scorer: Scorer) -> dict:
 def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], index: str,
                documents: dict[str, str]) -> Scorer:
     """Leave-one-document-out figures, then the scorer fitted on every row, with its provenance."""
-    lodo, per_fold = cross_validate(rows)
+    if len({r.fold for r in rows}) >= 2:
+        lodo, per_fold = cross_validate(rows)
+    else:  # one document: nothing to hold out
+        lodo, per_fold = None, {}
     provenance = {
         "command": command,
         "data": list(data),
@@ -196,7 +199,8 @@ def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], 
         "positives": int(sum(int(r.labels.sum()) for r in rows)),
         "created": datetime.date.today().isoformat(),
         "model": f"scikit-learn LogisticRegression(C={C}) on standardised features",
-        "validation": "leave-one-document-out (unanswerable questions dealt round-robin to folds)",
+        "validation": ("leave-one-document-out (unanswerable questions dealt round-robin to folds)"
+                       if lodo else "none: the questions are about one document"),
         "leave_one_document_out": lodo,
         "per_document": {documents.get(k, k): v for k, v in per_fold.items()},
     }

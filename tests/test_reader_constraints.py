@@ -1,0 +1,96 @@
+"""Year, place and kind agreement (qa.reader.constraints) and the scorer's vetoes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.documents import Document
+from qa.question import analyze
+from qa.reader import constraints
+from qa.reader.features import FEATURE_NAMES
+from qa.reader.scorer import Scorer, ScorerError, vetoed
+
+TEXT = "一、2018年工作回顾\n全区生产总值完成192.3亿元。与蒙古国成吉思市结为友好城市。\n"
+
+
+def make_doc(title="政府工作报告（2019年3月4日在呼伦贝尔市海拉尔区第十五届人民代表大会第三次会议上）",
+             date="2019-03-04", publisher="呼伦贝尔市海拉尔区人民政府"):
+    return Document(id="d1", path="/tmp/d1.txt", title=title, text=TEXT,
+                    metadata={"date": date, "publisher": publisher}, body_start=0, body_end=len(TEXT))
+
+
+@pytest.mark.parametrize(("question", "places"), [
+    ("北京市2022年地区生产总值是多少？", ("北京",)),
+    ("2023年洛阳市房地产开发投资完成了多少？", ("洛阳",)),
+    ("东柳街道常住人口有多少？", ("东柳",)),
+    ("全市地区生产总值是多少？", ()),
+    ("2023年新增了多少个托位？", ()),
+])
+def test_question_places(question, places):
+    assert constraints.question_places(analyze(question).match_text) == places
+
+
+def test_place_agreement_uses_the_documents_own_place():
+    doc = make_doc()
+    assert constraints.place_agreement(analyze("海拉尔区2018年生产总值是多少？"), doc, "") == 1.0
+    assert constraints.place_agreement(analyze("北京市2018年生产总值是多少？"), doc, "") == -1.0
+    assert constraints.place_agreement(analyze("2018年生产总值是多少？"), doc, "") == 0.0
+    # a place named only in the candidate's own sentence is not vetoed
+    assert constraints.place_agreement(analyze("成吉思市是哪年结为友好城市的？"), doc,
+                                       "与蒙古国成吉思市结为友好城市") == 0.5
+
+
+def test_report_years_include_the_year_reviewed():
+    doc = make_doc()  # published 2019: reviews 2018, plans 2019
+    assert constraints.document_year_agreement(analyze("2018年生产总值是多少？"), doc) == 1.0
+    assert constraints.document_year_agreement(analyze("2019年的目标是多少？"), doc) == 1.0
+    assert constraints.document_year_agreement(analyze("2013年生产总值是多少？"), doc) == -1.0
+    assert constraints.document_year_agreement(analyze("生产总值是多少？"), doc) == 0.0
+
+
+def test_period_agreement_refuses_a_multi_year_total_for_one_year():
+    doc = make_doc()
+    q = analyze("2018年完成固定资产投资多少？")
+    assert constraints.period_agreement(q, doc, "2014-2018", "五年来累计完成投资") == -1.0
+    assert constraints.period_agreement(analyze("五年来累计完成投资多少？"), doc, "2014-2018", "") == 0.0
+    assert constraints.period_agreement(q, doc, "2018", "") == 1.0
+    assert constraints.period_agreement(q, doc, "2017", "") == -1.0
+    assert constraints.period_agreement(q, doc, "2017", "2018年完成投资") == 1.0
+
+
+@pytest.mark.parametrize(("question", "unit", "agreement"), [
+    ("重点项目完成投资多少？", "项", -1.0),
+    ("重点项目完成投资多少？", "亿元", 1.0),
+    ("城镇化率是多少？", "%", 1.0),
+    ("新增了多少个托位？", "亿元", -1.0),
+    ("新增了多少个托位？", "个", 1.0),
+    ("有什么进展？", "个", 0.0),
+])
+def test_unit_agreement(question, unit, agreement):
+    assert constraints.unit_agreement(analyze(question), unit) == agreement
+
+
+def test_vetoed_rows_are_those_with_a_minus_one_veto_feature():
+    rows = np.zeros((3, len(FEATURE_NAMES)))
+    rows[1, FEATURE_NAMES.index("place_agree")] = -1.0
+    rows[2, FEATURE_NAMES.index("unit_agree")] = 1.0
+    assert vetoed(rows).tolist() == [False, True, False]
+
+
+def test_shipped_scorer_loads_and_refuses_other_features(tmp_path):
+    scorer = Scorer.load()
+    assert scorer.feature_names == FEATURE_NAMES and 0.0 < scorer.threshold < 1.0
+    assert "leave_one_document_out" in scorer.provenance
+    p = scorer.probability(np.zeros((2, len(FEATURE_NAMES))))
+    assert p.shape == (2,) and np.all((p > 0) & (p < 1))
+    data = scorer.to_dict()
+    data["features"].pop("fit")
+    with pytest.raises(ScorerError, match=r"missing \['fit'\].*qa reader fit"):
+        Scorer.from_dict(data)
+    with pytest.raises(ScorerError, match="no scorer file"):
+        Scorer.load(tmp_path / "none.json")
+    scorer.save(tmp_path / "s.json")
+    again = Scorer.load(tmp_path / "s.json")
+    np.testing.assert_allclose(again.coef, scorer.coef)
+    assert again.threshold == scorer.threshold
