@@ -129,3 +129,53 @@ def test_missing_reader_adapter_falls_back_to_the_rules_with_a_message(assistant
     assert "using the rule-based reader" in capsys.readouterr().err
     assert fallback.ask("2023年新增了多少个托位？").text == "124个"
     assert fallback.use_reader("neural") == "rules"
+
+
+def test_nonsense_questions_abstain_and_english_questions_still_answer(assistant):
+    for question in ["12345", "%s", "admin'--", "{0}", "' OR 1=1 --", "???", "0x1F", "%d %d %d",
+                     "${jndi:ldap://x/a}", "../../etc/passwd", "1 2 3 4 5", "\\x00\\x1b", "qwertyuiop"]:
+        answer = assistant.ask(question)
+        assert answer.abstained, (question, answer.text, answer.confidence)
+        assert answer.text == "" and answer.citation is None
+    assert assistant.ask("How many childcare places were added in 2023?").text == "124个"
+
+
+def test_a_10000_item_history_is_answered(assistant):
+    history = [*["2023年完成固定资产投资多少？", "今年的目标是多少？"] * 4_999, "2023年新增了多少个托位？",
+               "托育驿站呢？"]
+    assert len(history) == 10_000
+    answer = assistant.ask("托育驿站呢？", history=history)
+    assert answer.standalone_question == "2023年新增了多少个托育驿站？"
+    assert answer.text == "4家"
+    junk = assistant.ask("2023年新增了多少个托位？", history=["那呢？" * 50] * 10_000)
+    assert junk.text == "124个"
+
+
+def test_fuzzed_questions_give_valid_unicode_answers_cited_exactly(assistant):
+    """Seeded fuzz: 200 questions through the rule-based reader (fast), 30 through the
+    neural one; every answer encodes as UTF-8 JSON and cites exactly."""
+    import json
+    import random
+
+    from qa.pipeline import Assistant
+
+    rules = Assistant(assistant.settings.replace(reader="rules"), index=assistant.index,
+                      encoder=assistant.encoder).warm_up(progress=False)
+    rng = random.Random(12)
+    pieces = ["\ud800", "\udfff", "\x00", "\u202e", "\u200f", "\ufeff", "\ufffe", "<b>", "</script>",
+              "<img src=x onerror=alert(1)>", "%s", "' OR 1=1 --", "托位", "2023年", "新增了多少个",
+              "？", "How many", " ", "\n", "😀", "\U0010ffff", "ｱ", "臺北"]
+    questions = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(230)]
+    questions += ["托" * 100_000, "\ud800" * 100_000, "<p>" * 30_000 + "2023年新增了多少个托位？"]
+    answered = 0
+    for i, question in enumerate(questions):
+        reader = assistant if i >= 200 else rules
+        answer = reader.ask(question, history=[rng.choice(pieces) for _ in range(3)])
+        json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+        answered += not answer.abstained
+        for a in (answer, *answer.alternatives):
+            if a.citation is not None:
+                doc = assistant.document(a.citation.doc_id)
+                assert doc.text[a.citation.start:a.citation.end] == a.text
+    assert answered  # some fuzzed questions hold a real question (托位 + 新增了多少个)
+    assert answer.text == "124个"  # the last: a real question behind 30,000 tags

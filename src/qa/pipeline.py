@@ -152,20 +152,26 @@ class Assistant:
 
     # -------------------------------------------------------------- answering
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier user questions, oldest first.
+        """Answer ``question``; ``history`` holds the earlier user questions, oldest first
+        (only the last ``settings.max_history`` are used).
 
         ``doc_ids`` restricts retrieval to those documents (reading-comprehension
         evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
-        abstained :class:`Answer` whose ``notice`` says why.
+        abstained :class:`Answer` whose ``notice`` says why. The answer holds the cleaned
+        question (:func:`~qa.question.clean_question`), never the raw one, so every string
+        in it is valid Unicode.
         """
         self.warm_up(progress=False)
         text, notice = clean_question(question, self.settings.max_question_chars)
         if not re.search(r"\w", text):  # empty, or punctuation only
-            return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
+            return Answer(text, "", "", "", None, 0.0, True, notice="请输入问题。")
+        recent = list(history)[-self.settings.max_history:] if self.settings.max_history else []
         cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
-                                       for h in history) if h]
+                                       for h in recent) if h]
         standalone = rewrite(text, cleaned_history)
         q = analyze(standalone)
+        if not q.has_content:  # numbers, code or format strings alone: nothing to look up
+            return Answer(text, standalone, "", "", None, 0.0, True, notice=notice)
         passages = self.search(standalone, doc_ids=doc_ids)
         return self.reader.read(q, passages, text, notice)
 

@@ -232,10 +232,12 @@ class Reader:
         """The best answer to ``q`` from ``passages`` (best first), or an abstention.
 
         ``question`` is the text as asked (``q.text`` is the standalone form). A
-        Chinese question without content words (``是多少？``) has nothing to
-        match and is abstained on.
+        question without content (``q.has_content`` false: ``是多少？``, ``12345``,
+        ``%s``, ``' OR 1=1 --``) or a Chinese one without content words to match
+        has nothing to look up and is abstained on.
         """
-        candidates = self.candidates(q, passages) if (q.english or self.units(q)) else []
+        has_content = q.has_content and (q.english or self.units(q))
+        candidates = self.candidates(q, passages) if has_content else []
         answers = []
         seen = set()
         for cand in candidates:
