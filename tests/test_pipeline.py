@@ -179,3 +179,16 @@ def test_fuzzed_questions_give_valid_unicode_answers_cited_exactly(assistant):
                 assert doc.text[a.citation.start:a.citation.end] == a.text
     assert answered  # some fuzzed questions hold a real question (托位 + 新增了多少个)
     assert answer.text == "124个"  # the last: a real question behind 30,000 tags
+
+
+def test_history_beyond_max_history_is_not_used(assistant):
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+
+    history = ["2023年新增了多少个托位？", "2023年完成固定资产投资多少？"]
+    short = Assistant(assistant.settings.replace(max_history=1), index=assistant.index,
+                      encoder=assistant.encoder).warm_up(progress=False)
+    assert short.ask("托育驿站呢？", history=history).standalone_question == "2023年托育驿站多少？"
+    assert assistant.ask("托育驿站呢？", history=history[:1]).standalone_question == "2023年新增了多少个托育驿站？"
+    with pytest.raises(ValueError, match="max_history must be >= 0"):
+        Settings(max_history=-1)
