@@ -33,3 +33,14 @@ def test_question_word_follow_up_inherits_topic():
 def test_chained_follow_ups_resolve_in_order():
     history = ["2023年新增了多少个托位？", "托育驿站呢？"]
     assert rewrite("那2024年呢？", history) == "2024年新增了多少个托育驿站？"
+
+
+def test_a_very_long_chain_of_follow_ups_resolves_without_recursion():
+    history = ["2023年新增了多少个托位？", *["托育驿站呢？"] * 10_000]
+    assert rewrite("托育驿站呢？", history) == "2023年新增了多少个托育驿站？"
+    assert rewrite("那2024年呢？", history) == "2024年新增了多少个托育驿站？"
+
+
+def test_only_the_chain_back_to_a_standalone_question_is_used():
+    history = ["2023年完成固定资产投资多少？", "2023年新增了多少个托位？", "托育驿站呢？"]
+    assert rewrite("那2024年呢？", history) == "2024年新增了多少个托育驿站？"

@@ -160,3 +160,66 @@ def test_follow_up_stays_on_the_report_of_the_previous_answer(tmp_path, encoder)
     assert assistant.document(follow.citation.doc_id).title.startswith("2024年乙岭市")
     other = assistant.ask("甲川市的旅游收入呢？", history=["乙岭市2023年接待游客多少？"])
     assert other.text == "86.5亿元"  # a follow-up that names another report goes there
+
+
+def test_nonsense_questions_abstain_and_english_questions_still_answer(assistant):
+    for question in ["12345", "%s", "admin'--", "{0}", "' OR 1=1 --", "???", "0x1F", "%d %d %d",
+                     "${jndi:ldap://x/a}", "../../etc/passwd", "1 2 3 4 5", "\\x00\\x1b", "qwertyuiop"]:
+        answer = assistant.ask(question)
+        assert answer.abstained, (question, answer.text, answer.confidence)
+        assert answer.text == "" and answer.citation is None
+    assert assistant.ask("How many childcare places were added in 2023?").text == "124个"
+
+
+def test_a_10000_item_history_is_answered(assistant):
+    history = [*["2023年完成固定资产投资多少？", "今年的目标是多少？"] * 4_999, "2023年新增了多少个托位？",
+               "托育驿站呢？"]
+    assert len(history) == 10_000
+    answer = assistant.ask("托育驿站呢？", history=history)
+    assert answer.standalone_question == "2023年新增了多少个托育驿站？"
+    assert answer.text == "4家"
+    junk = assistant.ask("2023年新增了多少个托位？", history=["那呢？" * 50] * 10_000)
+    assert junk.text == "124个"
+
+
+def test_fuzzed_questions_give_valid_unicode_answers_cited_exactly(assistant):
+    """Seeded fuzz: 200 questions through the rule-based reader (fast), 30 through the
+    neural one; every answer encodes as UTF-8 JSON and cites exactly."""
+    import json
+    import random
+
+    from qa.pipeline import Assistant
+
+    rules = Assistant(assistant.settings.replace(reader="rules"), index=assistant.index,
+                      encoder=assistant.encoder).warm_up(progress=False)
+    rng = random.Random(12)
+    pieces = ["\ud800", "\udfff", "\x00", "\u202e", "\u200f", "\ufeff", "\ufffe", "<b>", "</script>",
+              "<img src=x onerror=alert(1)>", "%s", "' OR 1=1 --", "托位", "2023年", "新增了多少个",
+              "？", "How many", " ", "\n", "😀", "\U0010ffff", "ｱ", "臺北"]
+    questions = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(230)]
+    questions += ["托" * 100_000, "\ud800" * 100_000, "<p>" * 30_000 + "2023年新增了多少个托位？"]
+    answered = 0
+    for i, question in enumerate(questions):
+        reader = assistant if i >= 200 else rules
+        answer = reader.ask(question, history=[rng.choice(pieces) for _ in range(3)])
+        json.dumps(answer.to_dict(), ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+        answered += not answer.abstained
+        for a in (answer, *answer.alternatives):
+            if a.citation is not None:
+                doc = assistant.document(a.citation.doc_id)
+                assert doc.text[a.citation.start:a.citation.end] == a.text
+    assert answered  # some fuzzed questions hold a real question (托位 + 新增了多少个)
+    assert answer.text == "124个"  # the last: a real question behind 30,000 tags
+
+
+def test_history_beyond_max_history_is_not_used(assistant):
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+
+    history = ["2023年新增了多少个托位？", "2023年完成固定资产投资多少？"]
+    short = Assistant(assistant.settings.replace(max_history=1), index=assistant.index,
+                      encoder=assistant.encoder).warm_up(progress=False)
+    assert short.ask("托育驿站呢？", history=history).standalone_question == "2023年托育驿站多少？"
+    assert assistant.ask("托育驿站呢？", history=history[:1]).standalone_question == "2023年新增了多少个托育驿站？"
+    with pytest.raises(ValueError, match="max_history must be >= 0"):
+        Settings(max_history=-1)

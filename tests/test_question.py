@@ -1,4 +1,6 @@
-from qa.question import analyze, clean_question, content_terms
+import pytest
+
+from qa.question import analyze, clean_question, content_terms, letter_words
 
 
 def test_quantity_question_with_year_and_measure_word():
@@ -55,3 +57,30 @@ def test_traditional_chinese_questions_are_analysed_like_simplified():
     assert q.match_text == "台北市是什么时候成立的？谁是第一任市长？"
     assert q.answer_type == "date"
     assert "台北市" in q.terms
+
+
+@pytest.mark.parametrize("text", ["12345", "%s", "admin'--", "{0}", "' OR 1=1 --", "???", "0x1F",
+                                  "SELECT * FROM t", "DROP TABLE users;", "%d %d %d", "${jndi:ldap://x/a}",
+                                  "../../etc/passwd", "1e308", "1 2 3 4 5", "qwertyuiop", "hello", "是多少？"])
+def test_questions_without_natural_language_have_no_content(text):
+    assert not analyze(text).has_content
+
+
+@pytest.mark.parametrize("text", ["How many childcare places were added in 2023?",
+                                  "What is the GDP growth target for 2024?",
+                                  "When was this document published?", "2023年新增了多少个托位？"])
+def test_genuine_questions_have_content(text):
+    assert analyze(text).has_content
+
+
+def test_letter_words_are_letters_only_tokens():
+    assert letter_words("How many places, in 2023?") == (["how", "many", "places", "in"], 5)
+    assert letter_words("%s {0} 0x1F admin'--") == ([], 4)
+    assert letter_words("the city's year-on-year growth") == (["the", "city's", "year-on-year", "growth"], 4)
+
+
+def test_clean_question_removes_lone_surrogates_noncharacters_and_marks():
+    text, _ = clean_question("\ud800\x00托位\udfff\ufffe\u202e有多少\u200f？\U0010ffff", 500)
+    assert text == "托位 有多少 ？"
+    assert text.encode("utf-8")
+    assert clean_question("\ud800\x00", 500) == ("", "")

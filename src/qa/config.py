@@ -104,6 +104,9 @@ class Settings:
             EM/F1 31.0/55.5 against 20.8/46.0; ``ask`` p50 124 ms against 23 ms.
         reader_adapter: directory of the neural reader's adapter (default: shipped).
         span_passages: passages the neural reader reads per question (best first).
+        max_history: earlier questions of a conversation used to resolve a follow-up
+            (the most recent ones; older ones are ignored), so a long session costs
+            the same per question as a short one. 0 turns follow-ups off.
     """
 
     home: Path = field(default_factory=_default_home)
@@ -130,6 +133,7 @@ class Settings:
     reader: str = "neural"
     reader_adapter: Path = DEFAULT_ADAPTER_DIR
     span_passages: int = 3
+    max_history: int = 20
 
     RETRIEVERS = ("dense", "bm25", "hybrid")
     READERS = ("rules", "neural")
@@ -156,6 +160,8 @@ class Settings:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if self.chunk_max_chars < 20:
             raise ValueError(f"chunk_max_chars must be >= 20, got {self.chunk_max_chars}")
+        if self.max_history < 0:
+            raise ValueError(f"max_history must be >= 0, got {self.max_history}")
         if self.abstain_threshold is not None and not 0.0 <= self.abstain_threshold <= 1.0:
             raise ValueError(f"abstain_threshold must be in [0, 1], got {self.abstain_threshold}")
 

@@ -38,11 +38,25 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     """The standalone form of ``question`` given earlier user questions (oldest first).
 
     Returns ``question`` unchanged when there is no history or it is not a
-    follow-up. Earlier follow-ups are resolved first, so chains work.
+    follow-up. Earlier follow-ups are resolved first, so chains work: the chain
+    of follow-ups that ends at ``question`` is walked back to the last question
+    that stands on its own, then resolved forwards, one step per item (no
+    recursion, so any length of history is safe; the caller bounds its cost,
+    :attr:`qa.config.Settings.max_history`).
     """
-    if not history or not is_follow_up(question):
-        return question
-    previous = rewrite(history[-1], history[:-1])
+    chain = [question]
+    for earlier in reversed(history):
+        if not is_follow_up(chain[-1]):
+            break
+        chain.append(earlier)
+    resolved = chain.pop()  # stands on its own, or is the oldest question
+    while chain:
+        resolved = _resolve(chain.pop(), resolved)
+    return resolved
+
+
+def _resolve(question: str, previous: str) -> str:
+    """A follow-up ``question`` made standalone with ``previous`` (already standalone)."""
     core = _core(question)
     years = [m.group(0) for m in TIME_WORDS.finditer(core)]
     rest = _PRONOUN.sub("", TIME_WORDS.sub("", core)).strip("的 ")

@@ -22,8 +22,8 @@ from qa.chunking import Chunk
 from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE, Settings
 from qa.conversation import rewrite
 from qa.documents import Document
-from qa.lexicon import official_terms
 from qa.figures import Figure
+from qa.lexicon import official_terms
 from qa.question import Question, analyze, clean_question
 from qa.reader import Answer, Reader
 from qa.retrieval import Passage, title_scope
@@ -183,13 +183,16 @@ class Assistant:
         text, notice = clean_question(question, self.settings.max_question_chars)
         if not re.search(r"\w", text):  # empty, or punctuation only
             return Prepared(question, text, notice, "", None, [])
+        recent = list(history)[-self.settings.max_history:] if self.settings.max_history else []
         cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
-                                       for h in history) if h]
+                                       for h in recent) if h]
         standalone = official_terms(rewrite(text, cleaned_history))
+        q = analyze(standalone)
+        if not q.has_content:  # numbers, code or format strings alone: nothing to look up
+            return Prepared(question, text, notice, standalone, q, [])
         if doc_ids is None and cleaned_history and standalone != official_terms(text):
             doc_ids = self._focus(standalone, cleaned_history)
-        return Prepared(question, text, notice, standalone, analyze(standalone),
-                        self.search(standalone, doc_ids=doc_ids))
+        return Prepared(question, text, notice, standalone, q, self.search(standalone, doc_ids=doc_ids))
 
     def _focus(self, standalone: str, history: Sequence[str]) -> set[str] | None:
         """The document a follow-up stays on: the one the previous question was
@@ -203,15 +206,18 @@ class Assistant:
         return {best[0].chunk.doc_id} if best else None
 
     def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier user questions, oldest first.
+        """Answer ``question``; ``history`` holds the earlier user questions, oldest first
+        (only the last ``settings.max_history`` are used).
 
         ``doc_ids`` restricts retrieval to those documents (reading-comprehension
         evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
-        abstained :class:`Answer` whose ``notice`` says why.
+        abstained :class:`Answer` whose ``notice`` says why. The answer holds the cleaned
+        question (:func:`~qa.question.clean_question`), never the raw one, so every string
+        in it is valid Unicode.
         """
         prepared = self.prepare(question, history, doc_ids)
         if prepared.q is None:
-            return Answer(question, "", "", "", None, 0.0, True, notice="请输入问题。")
+            return Answer(prepared.text, "", "", "", None, 0.0, True, notice="请输入问题。")
         return self.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
 
     def search(self, query: str, k: int | None = None, retriever: str | None = None,

@@ -58,6 +58,28 @@ _EN_CLASSIFIERS = (
 )
 _FUNCTION_CHARS = set("的了是有在和与及或也都就还并而被把将要会能对于从向到给让使")
 
+#: A word of a question without Chinese: letters only (two or more), with inner
+#: apostrophes or hyphens ("city's", "year-on-year"); digits, code marks and
+#: format specifiers make a token something else.
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}(?:['’-][^\W\d_]+)*")
+#: Punctuation that may surround a word in a sentence ("(GDP),", "“places”?").
+_WORD_EDGES = "\"'“”‘’()[]«».,!?;:…"
+#: English words that carry no topic: function and question words, greetings.
+_EN_FUNCTION_WORDS = frozenset("""
+a about above after again all also am an and any are as at be been before being below between both but by can
+could did do does doing during each either few for from had has have having he her here hers him his how i if in
+into is it its itself just me more most my no nor not now of off on once only or other our ours out over own per
+same she should so some such than that the their theirs them then there these they this those through to too
+under until up very was we were what when where which while who whom whose why will with would yet you your
+yours many much may might must shall tell please show give list hi hello hey thanks thank ok okay yes
+""".split())
+#: Words of code, query languages and placeholders: alone they ask nothing.
+_CODE_WORDS = frozenset("""
+select union insert delete update drop alter truncate exec execute declare null nan none undefined true false
+script alert eval echo php javascript onerror onload src href http https www jndi ldap passwd etc admin root sudo
+foo bar baz qux test testing lorem ipsum asdf qwerty xxx
+""".split())
+
 _QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
 _PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖率|率|percent|rate", re.I)
 _CHANGE = re.compile(r"同比|增长|上涨|涨了|涨幅|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
@@ -91,6 +113,10 @@ class Question:
         ordinal: for ``第一个…``, the 1-based position asked for; else 0.
         terms: content words (jieba), question words and function words removed.
         english: the question has no Chinese characters.
+        has_content: the question carries something to look up: a Chinese question
+            has content words (``terms``); one without Chinese reads as natural
+            language (:func:`has_natural_language`). Numbers, format strings, code
+            and punctuation alone do not.
     """
 
     text: str
@@ -105,6 +131,7 @@ class Question:
     ordinal: int
     terms: tuple[str, ...]
     english: bool
+    has_content: bool
 
     def target_years(self, publication_year: int | None) -> tuple[int, ...]:
         """Years asked about, resolving ``去年``/``今年``/``明年`` against ``publication_year``."""
@@ -141,6 +168,7 @@ def analyze(question: str) -> Question:
 
     text = fold(question)
     english = not _CJK.search(text)
+    terms = content_terms(text)
     lower = text.lower()
     years = tuple(int(m.group(1)) for m in YEAR.finditer(text))
     relative = None
@@ -178,9 +206,50 @@ def analyze(question: str) -> Question:
         wants_percent=wants_percent,
         unit_hint=unit_hint,
         ordinal=_ordinal_value(ordinal.group(1)) if ordinal else 0,
-        terms=content_terms(text),
+        terms=terms,
         english=english,
+        has_content=has_natural_language(text) if english else bool(terms),
     )
+
+
+def letter_words(text: str) -> tuple[list[str], int]:
+    """``(words, tokens)``: the white-space separated tokens of ``text`` that are
+    words (letters only, two or more, surrounding punctuation ignored), lower-cased,
+    in order; and how many tokens hold a letter or digit at all.
+
+    ``"How many places, in 2023?"`` → ``(["how", "many", "places", "in"], 5)``;
+    ``"%s {0} 0x1F"`` → ``([], 3)``.
+    """
+    words, tokens = [], 0
+    for token in text.split():
+        if not any(ch.isalnum() for ch in token):
+            continue
+        tokens += 1
+        core = token.strip(_WORD_EDGES)
+        if _LETTER_WORD.fullmatch(core):
+            words.append(core.lower())
+    return words, tokens
+
+
+def has_natural_language(text: str) -> bool:
+    """Whether a question without Chinese reads as natural language, so the
+    cross-lingual path has something to look up.
+
+    True when ``text`` has at least two words (:func:`letter_words`), at least
+    half of its tokens are words, and at least one word is neither a function or
+    question word (``how``, ``the``) nor a word of code or a placeholder
+    (``select``, ``null``, ``foo``); a code word in capitals, as query languages
+    write them (``DROP TABLE users``), marks the whole text as code. ``"What is the GDP growth target for 2024?"``
+    → True; ``"12345"``, ``"%s"``, ``"admin'--"``, ``"' OR 1=1 --"``,
+    ``"SELECT * FROM t"``, ``"qwertyuiop"`` → False.
+    """
+    words, tokens = letter_words(text)
+    if len(words) < 2 or 2 * len(words) < tokens:
+        return False
+    if any(core.isupper() and core.lower() in _CODE_WORDS
+           for core in (token.strip(_WORD_EDGES) for token in text.split())):
+        return False
+    return any(w not in _EN_FUNCTION_WORDS and w not in _CODE_WORDS for w in words)
 
 
 def _english_unit(lower: str) -> str:

@@ -80,11 +80,12 @@ class Reader:
         """Candidates of ``q`` in ``passages`` that no hard constraint vetoes, and
         their ``(n, len(FEATURE_NAMES))`` float64 feature matrix (rows aligned).
 
-        A Chinese question without content words (``是多少？``) has nothing to
-        match: no candidates.
+        A question without content (``q.has_content`` false: ``是多少？``,
+        ``12345``, ``%s``, ``' OR 1=1 --``) or a Chinese one without content
+        words to match has nothing to look up: no candidates.
         """
         empty = np.zeros((0, len(FEATURE_NAMES)))
-        if not passages or not (q.english or self.generator.units(q)):
+        if not passages or not q.has_content or not (q.english or self.generator.units(q)):
             return [], empty
         candidates = self.generator.candidates(q, passages)
         if not candidates:

@@ -57,7 +57,6 @@ from qa.reader.spans import (
 from qa.retrieval import Passage
 from qa.script import fold
 
-
 #: Office titles a person's name follows (代区长 included as 区长's longer form).
 _TITLES = re.compile(r"代?(?:省长|市长|区长|县长|旗长|州长|镇长|乡长|主任|书记|局长|主席|厅长|部长|院长|校长|董事长|总经理)")
 #: Questions that ask for a person.
