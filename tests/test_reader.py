@@ -21,7 +21,8 @@ def make_reader(text: str, date: str = "2024-03-21", threshold: float | None = 0
     )
     chunks = chunk_document(doc)
     reader = Reader({doc.id: doc}, chunks, extract_figures(doc, chunks), threshold)
-    passages = [Passage(c, 1.0 - i * 0.1, {"dense": 0.85}, {"dense": i + 1}) for i, c in enumerate(chunks)]
+    passages = [Passage(c, 1.0 - i * 0.1, {"dense": 0.88 - 0.01 * i, "bm25": 12.0 - i}, {"dense": i + 1, "bm25": i + 1})
+                for i, c in enumerate(chunks)]
     return doc, reader, passages
 
 

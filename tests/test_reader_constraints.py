@@ -11,7 +11,8 @@ from qa.reader import constraints
 from qa.reader.features import FEATURE_NAMES
 from qa.reader.scorer import Scorer, ScorerError, vetoed
 
-TEXT = "一、2018年工作回顾\n全区生产总值完成192.3亿元。与蒙古国成吉思市结为友好城市。\n"
+TEXT = ("一、2018年工作回顾\n全区生产总值完成192.3亿元。" + "坚持稳中求进工作总基调，推动高质量发展。" * 20
+        + "与蒙古国成吉思市结为友好城市。\n")
 
 
 def make_doc(title="政府工作报告（2019年3月4日在呼伦贝尔市海拉尔区第十五届人民代表大会第三次会议上）",
