@@ -62,9 +62,7 @@ RRF_K = 60
 #: each retriever's top ``fusion_depth`` (a missing rank counts as 0 in ``1/rank``).
 FEATURES = (
     "bm25_norm",        # b
-    "bm25_gap",         # b - bmax
     "cos",              # c
-    "cos_gap",          # c - max c
     "cos_minmax",       # (c - min c) / (max c - min c)
     "bm25_inv_rank",    # 1 / rank_bm25
     "dense_inv_rank",   # 1 / rank_dense
@@ -73,14 +71,25 @@ FEATURES = (
     "bm25_norm*bmax",
     "cos_minmax*oov",   # dense trusted more when the index lacks the question's words
     "bm25_norm*oov",
-    "year_in_text",     # the question names a year and the chunk's text contains it
+    "year_in_text",     # the question names a year and the chunk's text or section heading contains it
     "year_reviewed",    # ... and the chunk's report reviews that year (titled the year after)
     "year_planned",     # ... and the chunk's report is titled that year (its targets)
     "year_reviewed*target",  # the same, when the question asks about a target or plan
     "year_planned*target",
+    "plan_section",     # the chunk's section heading is a plan (安排, 目标, 任务 …), question asks an actual
+    "plan_section*target",   # ... question asks a target
+    "target_text",      # the chunk's text states targets (力争, 目标, 确保 …), question asks an actual
+    "target_text*target",    # ... question asks a target
+    "year_reviewed*report",  # year agreement when the question is about a report itself
+    "year_planned*report",   # (2023年政府工作报告是哪位市长作的: the year is the report's)
 )
 #: Words of a question about a target or plan rather than an actual figure.
 TARGET_WORDS = re.compile(r"目标|计划|力争|预计|预期|打算|任务|target|plan|goal", re.I)
+#: Words of a question about a report itself (who gave it, when, at which meeting).
+REPORT_WORDS = re.compile(r"报告|公报|文件|会议|大会|report", re.I)
+#: A section heading of plans (二、2019年工作安排) and a chunk text stating targets.
+PLAN_HEADING = re.compile(r"安排|目标|任务|计划|思路|打算|重点工作")
+TARGET_TEXT = re.compile(r"目标|力争|确保|预期|计划|预计|左右|以上|以内")
 
 
 def _place_stems(words: Iterable[str]) -> set[str]:
@@ -324,7 +333,7 @@ class Candidates:
 
 def candidate_features(bm25_norm: np.ndarray, cos: np.ndarray, bm25_rank: np.ndarray,
                        dense_rank: np.ndarray, oov: float, years: np.ndarray | None = None,
-                       target: bool = False) -> np.ndarray:
+                       target: bool = False, report: bool = False) -> np.ndarray:
     """The :data:`FEATURES` matrix ``(n, len(FEATURES))`` of ``n`` candidates of one query.
 
     Args:
@@ -332,9 +341,11 @@ def candidate_features(bm25_norm: np.ndarray, cos: np.ndarray, bm25_rank: np.nda
         cos: cosine similarity to the query.
         bm25_rank, dense_rank: 1-based ranks, 0 where the retriever did not list it.
         oov: share of the query's IDF mass in tokens absent from the index, in ``[0, 1]``.
-        years: ``(n, 3)`` 0/1 columns ``year_in_text``, ``year_reviewed``,
-            ``year_planned`` (:meth:`Retriever.candidates`); zeros when None.
+        years: ``(n, 5)`` 0/1 columns ``year_in_text``, ``year_reviewed``,
+            ``year_planned``, plan heading, target text (:meth:`Retriever.candidates`);
+            zeros when None.
         target: the question asks about a target or plan (:data:`TARGET_WORDS`).
+        report: the question is about a report itself (:data:`REPORT_WORDS`).
     """
     b = np.asarray(bm25_norm, dtype=np.float64)
     c = np.asarray(cos, dtype=np.float64)
@@ -354,9 +365,7 @@ def candidate_features(bm25_norm: np.ndarray, cos: np.ndarray, bm25_rank: np.nda
 
     columns = {
         "bm25_norm": b,
-        "bm25_gap": b - bmax,
         "cos": c,
-        "cos_gap": c - high,
         "cos_minmax": c_mm,
         "bm25_inv_rank": inv(bm25_rank),
         "dense_inv_rank": inv(dense_rank),
@@ -366,10 +375,15 @@ def candidate_features(bm25_norm: np.ndarray, cos: np.ndarray, bm25_rank: np.nda
         "cos_minmax*oov": c_mm * oov,
         "bm25_norm*oov": b * oov,
     }
-    years = np.zeros((len(b), 3)) if years is None else np.asarray(years, dtype=np.float64)
-    columns["year_in_text"], columns["year_reviewed"], columns["year_planned"] = years.T
-    columns["year_reviewed*target"] = years[:, 1] * float(target)
-    columns["year_planned*target"] = years[:, 2] * float(target)
+    years = np.zeros((len(b), 5)) if years is None else np.asarray(years, dtype=np.float64)
+    t = float(target)
+    columns["year_in_text"], columns["year_reviewed"], columns["year_planned"] = years[:, :3].T
+    columns["year_reviewed*target"] = years[:, 1] * t
+    columns["year_planned*target"] = years[:, 2] * t
+    columns["plan_section"], columns["plan_section*target"] = years[:, 3] * (1 - t), years[:, 3] * t
+    columns["target_text"], columns["target_text*target"] = years[:, 4] * (1 - t), years[:, 4] * t
+    columns["year_reviewed*report"] = years[:, 1] * float(report)
+    columns["year_planned*report"] = years[:, 2] * float(report)
     return np.column_stack([columns[name] for name in FEATURES])
 
 
@@ -525,24 +539,28 @@ class Retriever:
             oov,
             self._year_agreement(query, rows_out),
             bool(TARGET_WORDS.search(query)),
+            bool(REPORT_WORDS.search(query)),
         )
         return Candidates(rows_out, features, rankings)
 
     def _year_agreement(self, query: str, rows: np.ndarray) -> np.ndarray:
-        """``(len(rows), 3)`` 0/1: the chunk's text names a year of the query; its report
-        reviews one (is titled the year after); its report is titled one."""
+        """``(len(rows), 5)`` 0/1: the chunk's text or heading names a year of the query;
+        its report reviews one (is titled the year after); its report is titled one;
+        its heading is a plan's (:data:`PLAN_HEADING`); its text states targets (:data:`TARGET_TEXT`)."""
         from qa.question import YEAR
 
         years = {int(m.group(1)) for m in YEAR.finditer(query)}
-        out = np.zeros((len(rows), 3))
-        if not years:
-            return out
+        out = np.zeros((len(rows), 5))
         for i, row in enumerate(rows.tolist()):
             chunk = self.index.chunks[row]
-            titled = self._title_years.get(chunk.doc_id, set())
-            out[i] = (any(str(y) in chunk.text for y in years),
-                      any(y + 1 in titled for y in years),
-                      any(y in titled for y in years))
+            heading = " ".join(chunk.section_path)
+            out[i, 3] = bool(PLAN_HEADING.search(heading))
+            out[i, 4] = bool(TARGET_TEXT.search(chunk.text))
+            if years:
+                titled = self._title_years.get(chunk.doc_id, set())
+                out[i, :3] = (any(str(y) in chunk.text or str(y) in heading for y in years),
+                              any(y + 1 in titled for y in years),
+                              any(y in titled for y in years))
         return out
 
     # ---- search

@@ -33,7 +33,7 @@ from qa.retrieval import FEATURES, Candidates, FusionModel, Retriever
 #: Passages ranked per question for hit@k and MRR@10 (as :mod:`qa.evaluation.runner`).
 RANK_DEPTH = 10
 #: L2 regularisation of the logistic regression (scikit-learn ``C``).
-DEFAULT_C = 3.0
+DEFAULT_C = 1.0
 #: Negatives paired with each relevant candidate: those in either retriever's top
 #: this many (``Settings.top_k``, the passages the reader gets).
 HARD_NEGATIVES = 5
