@@ -290,14 +290,15 @@ def test_document_keys_ignore_words_that_texts_mention_far_more_than_titles():
     assert DocumentKeys.from_documents(SCOPE_DOCS[:1]).scope("海拉尔区") is None  # nothing to choose
 
 
-def test_search_without_doc_ids_stays_in_the_documents_the_question_names():
+def test_scope_keeps_search_in_the_documents_the_question_names():
     from qa.retrieval import title_scope
 
     encoder = HashEncoder()
     index = Index.build(SCOPE_DOCS, encoder, Settings(), progress=False)
     search = Retriever(index, encoder, Settings())
+    query = "海拉尔区2019年地区生产总值"
+    assert search.scope(query) == title_scope(query, SCOPE_DOCS) == {"hl19"}
     for retriever in ("dense", "bm25", "hybrid"):
-        passages = search.search("海拉尔区2019年地区生产总值", k=5, retriever=retriever)
+        passages = search.search(query, k=5, retriever=retriever, doc_ids=search.scope(query))
         assert passages and {p.chunk.doc_id for p in passages} == {"hl19"}
-    assert title_scope("海拉尔区2019年地区生产总值", SCOPE_DOCS) == {"hl19"}
-    assert {p.chunk.doc_id for p in search.search("地区生产总值", k=5)} >= {"hl18", "hl19"}
+    assert {p.chunk.doc_id for p in search.search(query, k=5)} >= {"hl18", "hl19"}  # unscoped
