@@ -2,8 +2,7 @@
 
 Usage (from the repository root)::
 
-    python eval/measure_retrieval.py                 # default corpus, current Settings, + sweep
-    python eval/measure_retrieval.py --no-sweep
+    python eval/measure_retrieval.py                 # default corpus, current Settings
     python eval/measure_retrieval.py --extra ../shared/corpus-extra   # index more documents too
 
 The default corpus (plus any ``--extra`` files) is chunked, embedded with the real
@@ -16,10 +15,8 @@ of the first hit in the top 10 (0 when none). Follow-up rows (non-empty
 (the previous question, a space, then the question), the latter standing in for
 the conversation rewriting owned by :mod:`qa.conversation`.
 
-The sweep varies the fusion of ``hybrid`` (weighted RRF over ``rrf_k`` and the
-BM25:dense weight ratio; score fusion over the BM25 weight) so the
-defaults in :class:`qa.config.Settings` can be chosen from a plateau rather than
-a single best point.
+The learned fusion of ``hybrid`` is measured per question type, leave one
+document out, by ``python eval/fusion_lodo.py`` (and refitted by ``qa retrieval fit``).
 """
 
 from __future__ import annotations
@@ -73,7 +70,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "seed_qa.jsonl")
     parser.add_argument("--extra", nargs="*", default=[], help="more files or folders to index with the corpus")
-    parser.add_argument("--no-sweep", action="store_true", help="only the current Settings")
     args = parser.parse_args(argv)
 
     import logging
@@ -114,8 +110,7 @@ def main(argv=None) -> int:
     }
     vectors = {mode: encoder.encode_queries(q) for mode, q in queries.items()}
     print(f"{len(rows)} answerable gold rows ({followups} follow-ups); "
-          f"fusion={settings.fusion} rrf_k={settings.rrf_k} dense_weight={settings.dense_weight} "
-          f"bm25_weight={settings.bm25_weight} fusion_depth={settings.fusion_depth}\n")
+          f"fusion_depth={settings.fusion_depth}\n")
 
     search = Retriever(index, encoder, settings)
     print(f"{'retriever':<10} {'queries':<8} hit@1  hit@5  mrr@10  missed at rank 1 (id@rank of first hit)")
@@ -124,27 +119,6 @@ def main(argv=None) -> int:
             m, missed = evaluate(search, rows, gold_doc.id, queries[mode], vectors[mode], retriever)
             print(f"{retriever:<10} {mode:<8} {fmt(m)}   {' '.join(missed)}")
     latency(search, queries["history"], vectors["history"])
-    if args.no_sweep:
-        return 0
-
-    print("\nsweep (queries with history); hit@1 hit@5 mrr@10")
-    print("weighted RRF: rows rrf_k, columns bm25_weight / dense_weight")
-    ratios = (0.5, 1.0, 1.5, 2.0, 3.0)
-    print(f"{'rrf_k':>6} " + " ".join(f"{r:>19}" for r in ratios))
-    for rrf_k in (10, 30, 60, 100):
-        cells = []
-        for ratio in ratios:
-            s = settings.replace(fusion="rrf", rrf_k=rrf_k, dense_weight=1.0, bm25_weight=ratio)
-            m, _ = evaluate(Retriever(index, encoder, s), rows, gold_doc.id,
-                            queries["history"], vectors["history"], "hybrid")
-            cells.append(fmt(m))
-        print(f"{rrf_k:>6} " + " ".join(f"{c:>19}" for c in cells))
-    print("score fusion (dense min-max, BM25 / query IDF mass): bm25_weight (dense_weight = 1 - it)")
-    for alpha in (0.5, 0.6, 0.7, 0.72, 0.75, 0.78, 0.8, 0.82, 0.85, 0.9):
-        s = settings.replace(fusion="score", dense_weight=round(1 - alpha, 2), bm25_weight=alpha)
-        m, missed = evaluate(Retriever(index, encoder, s), rows, gold_doc.id,
-                             queries["history"], vectors["history"], "hybrid")
-        print(f"  {alpha:.2f}   {fmt(m)}   {' '.join(missed)}")
     return 0
 
 

@@ -1,0 +1,137 @@
+"""``qa retrieval``: refit and validate the hybrid retriever's fusion model.
+
+    qa retrieval fit  [--index DIR | --extra PATH ...] [--data FILE ...] [--out FILE] [--c C]
+    qa retrieval lodo [--index DIR | --extra PATH ...] [--data FILE ...]
+
+``fit`` prints the leave-one-document-out table (:func:`qa.retrieval_fit.all_ranks`)
+and writes the model fitted on all the data, with how it was made, to ``--out``
+(default: the shipped ``src/qa/data/retrieval/fusion.json``). ``lodo`` only prints.
+Without ``--index`` the index is built in memory from the shipped corpus and the
+``--extra`` documents (default ``../shared/corpus-extra``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import shlex
+import sys
+from pathlib import Path
+
+DEFAULT_DATA = ("eval/seed_qa.jsonl", "eval/extra_qa.jsonl")
+DEFAULT_EXTRA = ("../shared/corpus-extra",)
+METHODS = ("bm25", "dense", "rrf", "hybrid-old", "hybrid-new")
+
+
+def add_parser(subparsers) -> None:
+    """Register ``qa retrieval fit`` and ``qa retrieval lodo``."""
+    from qa.retrieval import DEFAULT_FUSION_PATH
+    from qa.retrieval_fit import DEFAULT_C
+
+    retrieval = subparsers.add_parser(
+        "retrieval", help="refit or validate the hybrid retriever's fusion model",
+        description="The hybrid retriever re-ranks the union of the dense and BM25 top lists "
+                    "with a logistic regression over score, rank and query features.")
+    commands = retrieval.add_subparsers(dest="retrieval_command", metavar="ACTION", required=True)
+    for name, text in (("fit", "fit the fusion model on gold questions and write it (with LODO figures)"),
+                       ("lodo", "print leave-one-document-out retrieval figures per question type")):
+        cmd = commands.add_parser(name, help=text, description=text)
+        cmd.add_argument("--index", metavar="DIR", help="an index holding the questions' documents "
+                         "(default: build one in memory from the shipped corpus and --extra)")
+        cmd.add_argument("--extra", nargs="*", default=list(DEFAULT_EXTRA), metavar="PATH",
+                         help="more documents for the in-memory index (default: ../shared/corpus-extra)")
+        cmd.add_argument("--data", nargs="+", default=list(DEFAULT_DATA), metavar="FILE",
+                         help="gold-format question files (default: eval/seed_qa.jsonl eval/extra_qa.jsonl)")
+        cmd.add_argument("--c", type=float, default=DEFAULT_C, help=f"L2 regularisation C (default {DEFAULT_C})")
+        cmd.set_defaults(func=_run)
+        if name == "fit":
+            cmd.add_argument("--out", type=Path, default=DEFAULT_FUSION_PATH,
+                             help="where to write the model (default: the shipped fusion.json)")
+
+
+def measure(args: argparse.Namespace):
+    """``(retriever, {data file: [Query]}, ranks by method)`` for ``args`` (see :func:`add_parser`)."""
+    from qa.config import DEFAULT_CORPUS_DIR, Settings
+    from qa.documents import load_documents
+    from qa.embedding import load_encoder
+    from qa.evaluation.datasets import load_dataset
+    from qa.index import Index
+    from qa.retrieval import Retriever
+    from qa.retrieval_fit import all_ranks, collect
+
+    settings = Settings.from_env()
+    encoder = load_encoder(settings.model, settings.home)
+    if args.index:
+        index = Index.load(args.index, encoder)
+    else:
+        documents = load_documents([DEFAULT_CORPUS_DIR, *(Path(p) for p in args.extra)])
+        index = Index.build(documents, encoder, settings, progress=False)
+    retriever = Retriever(index, encoder, settings)
+    by_file = {str(path): collect(retriever, load_dataset(path)) for path in args.data}
+    queries = [q for qs in by_file.values() for q in qs]
+    seen: set[str] = set()
+    for q in queries:
+        if q.id in seen:
+            raise ValueError(f"question id {q.id!r} occurs in more than one data file")
+        seen.add(q.id)
+    return retriever, by_file, all_ranks(queries, c=args.c)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from qa.retrieval_fit import HARD_NEGATIVES, fit, format_table, rank_table
+
+    retriever, by_file, ranks = measure(args)
+    tables = {}
+    for path, queries in by_file.items():
+        tables[path] = rank_table(queries, ranks)
+        print(f"\n{path}: {len(queries)} judged questions, leave-one-document-out "
+              f"(hybrid-new fitted without the question's document)")
+        print(format_table(tables[path], METHODS))
+    if args.retrieval_command != "fit":
+        return 0
+    queries = [q for qs in by_file.values() for q in qs]
+    meta = {
+        "command": _command(args),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "method": f"pairwise logistic regression (scikit-learn, C={args.c}, no intercept); pairs: each "
+                  f"relevant candidate against each non-relevant one in either retriever's top {HARD_NEGATIVES}",
+        "data": {path: {"questions": len(qs), "sha256": _sha256(path)} for path, qs in by_file.items()},
+        "documents": sorted(Path(d.path).name for d in retriever.index.documents.values()),
+        "encoder": retriever.encoder.name,
+        "lodo": {Path(path).name: {t: {m: {k: round(v, 3) for k, v in row[m].items()} for m in METHODS}
+                                   | {"n": row["n"]} for t, row in table.items()}
+                 for path, table in tables.items()},
+    }
+    model = fit(queries, c=args.c, meta=meta)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    print(f"\nwrote {args.out} (fitted on {len(queries)} questions)")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The ``qa retrieval fit`` command line that reproduces ``args``."""
+    parts = ["qa", "retrieval", "fit"]
+    parts += ["--index", str(args.index)] if args.index else ["--extra", *args.extra]
+    parts += ["--data", *args.data, "--c", str(args.c)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def main(argv=None) -> int:
+    """``python -m qa.retrieval_cli fit ...`` (the same as ``qa retrieval fit ...``)."""
+    from qa.logs import quiet_libraries
+
+    quiet_libraries()
+    parser = argparse.ArgumentParser(prog="qa")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["retrieval", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
