@@ -76,11 +76,6 @@ class Settings:
             of a split paragraph.
         top_k: passages handed to the reader.
         retriever: ``dense``, ``bm25`` or ``hybrid``.
-        rrf_k: reciprocal-rank-fusion constant (Cormack et al., SIGIR 2009, use 60).
-        dense_weight / bm25_weight: weights of each retriever in the fusion,
-            chosen by measurement on ``eval/seed_qa.jsonl`` (0.22 / 0.78: the middle
-            of the plateau that meets the targets; table and sweep in
-            :mod:`qa.retrieval`, rerun with ``python eval/measure_retrieval.py``).
         abstain_threshold: answers whose confidence (the learned scorer's
             probability) is below this are withheld (abstention). Raising it
             never adds answers. None (default): the threshold fitted with the
@@ -92,10 +87,8 @@ class Settings:
             build/search beam widths (Malkov & Yashunin, IEEE TPAMI 2018).
         bm25_k1, bm25_b: BM25 term-frequency saturation and length normalisation
             (Robertson & Zaragoza 2009; the usual 1.5 and 0.75).
-        fusion: how ``hybrid`` combines dense and BM25: ``rrf`` (weighted reciprocal
-            rank fusion, uses ``rrf_k``) or ``score`` (weighted sum of normalised
-            scores). See :mod:`qa.retrieval` for the measurement behind the default.
-        fusion_depth: candidates taken from each retriever before fusion.
+        fusion_depth: candidates taken from each retriever for the learned
+            re-ranking of their union (:mod:`qa.retrieval`).
         reader: ``rules`` (the rule-based reader alone) or ``neural`` (the rules plus
             the trained span reader's proposals, :mod:`qa.span_model`); ``$QA_READER``.
             ``neural`` by measurement: on ``eval/seed_qa.jsonl`` both score EM 0.983 with
@@ -117,9 +110,6 @@ class Settings:
     chunk_overlap_sentences: int = 1
     top_k: int = 5
     retriever: str = "hybrid"
-    rrf_k: int = 60
-    dense_weight: float = 0.22
-    bm25_weight: float = 0.78
     abstain_threshold: float | None = None
     max_question_chars: int = 500
     hnsw_min_chunks: int = 50_000
@@ -128,7 +118,6 @@ class Settings:
     hnsw_ef_search: int = 128
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
-    fusion: str = "score"
     fusion_depth: int = 50
     reader: str = "neural"
     reader_adapter: Path = DEFAULT_ADAPTER_DIR
@@ -137,7 +126,6 @@ class Settings:
 
     RETRIEVERS = ("dense", "bm25", "hybrid")
     READERS = ("rules", "neural")
-    FUSIONS = ("rrf", "score")
 
     def __post_init__(self) -> None:
         if self.index_dir is None:
@@ -148,12 +136,6 @@ class Settings:
             )
         if self.reader not in self.READERS:
             raise ValueError(f"unknown reader {self.reader!r}; choose one of {', '.join(self.READERS)}")
-        if self.fusion not in self.FUSIONS:
-            raise ValueError(
-                f"unknown fusion {self.fusion!r}; choose one of {', '.join(self.FUSIONS)}"
-            )
-        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:
-            raise ValueError("dense_weight and bm25_weight must be >= 0 and not both 0")
         if self.fusion_depth < 1:
             raise ValueError(f"fusion_depth must be >= 1, got {self.fusion_depth}")
         if self.top_k < 1:

@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
 
     defaults = TrainingOptions()
     reader = subparsers.add_parser(
-        "reader", help="train or describe the neural span reader",
+        "reader", help="fit the answer scorer; train or describe the neural span reader",
         description="The neural reader is multilingual-e5-small with a start/end head; "
                     "only its top layers and the head are trained, and they ship as a "
                     "small adapter loaded on top of the base model.")
@@ -48,8 +48,9 @@ def add_parser(subparsers) -> None:
                     "on the others') and writes the scorer fitted on all questions to OUT.")
     fit.add_argument("--data", action="append", required=True,
                      help="gold .jsonl file (repeatable), e.g. eval/seed_qa.jsonl eval/extra_qa.jsonl")
-    fit.add_argument("--index", required=True,
-                     help="index holding every gold document (build it with `qa index build`)")
+    fit.add_argument("--index", action="append", required=True,
+                     help="index holding the gold documents (`qa index build`): one for all --data, "
+                          "or one per --data in the same order")
     fit.add_argument("--out", default=None, help="scorer file to write (default: the shipped one)")
     fit.add_argument("--rows", help="cache of the collected candidates (.npz): reused when present")
     fit.set_defaults(func=_run_fit)
@@ -66,19 +67,24 @@ def _run_fit(args: argparse.Namespace) -> int:
     from qa.reader.fit import collect, fit_scorer, load_rows, save_rows
     from qa.reader.scorer import DEFAULT_SCORER_PATH
 
-    settings = Settings.from_env(index_dir=args.index)
-    assistant = Assistant(settings).warm_up(progress=False)
+    indexes = args.index if len(args.index) == len(args.data) else args.index[:1] * len(args.data)
+    if len(args.index) not in (1, len(args.data)):
+        raise ValueError(f"give one --index, or one per --data ({len(args.data)}); got {len(args.index)}")
+    documents: dict[str, str] = {}
     if args.rows and Path(args.rows).is_file():
         rows = load_rows(args.rows)
     else:
-        examples = [e for path in args.data for e in load_gold(path)]
-        examples = resolve_documents(examples, assistant.documents())
-        rows = collect(assistant, examples)
+        rows = []
+        for data, index in zip(args.data, indexes, strict=True):
+            assistant = Assistant(Settings.from_env(index_dir=index)).warm_up(progress=False)
+            examples = resolve_documents(load_gold(data), assistant.documents())
+            rows += collect(assistant, examples)
+            documents.update({d.id: Path(d.path).name if d.path else d.title for d in assistant.documents()})
         if args.rows:
             save_rows(rows, args.rows)
-    documents = {d.id: Path(d.path).name if d.path else d.title for d in assistant.documents()}
     command = "qa reader fit " + " ".join(shlex.quote(a) for a in sys.argv[3:])
-    scorer = fit_scorer(rows, command, [Path(p).name for p in args.data], Path(args.index).name, documents)
+    scorer = fit_scorer(rows, command, [Path(p).name for p in args.data], [Path(i).name for i in indexes],
+                        documents)
     out = Path(args.out) if args.out else DEFAULT_SCORER_PATH
     scorer.save(out)
     print(json.dumps(scorer.provenance["leave_one_document_out"], ensure_ascii=False, indent=1))

@@ -182,7 +182,7 @@ def in_sample(rows: Sequence[QuestionRows], scorer: Scorer) -> dict:
     return evaluate([(r, *decide(scorer, r, scorer.threshold)) for r in rows])
 
 
-def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], index: str,
+def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], index: Sequence[str] | str,
                documents: dict[str, str]) -> Scorer:
     """Leave-one-document-out figures, then the scorer fitted on every row, with its provenance."""
     if len({r.fold for r in rows}) >= 2:
@@ -192,7 +192,7 @@ def fit_scorer(rows: Sequence[QuestionRows], command: str, data: Sequence[str], 
     provenance = {
         "command": command,
         "data": list(data),
-        "index": index,
+        "index": index if isinstance(index, str) else list(index),
         "documents": documents,
         "questions": len(rows),
         "candidates": int(sum(len(r.texts) for r in rows)),
