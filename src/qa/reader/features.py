@@ -34,6 +34,9 @@ EXPECTED_KINDS = {
 }
 _OPEN_TYPES = ("list", "entity", "description", "date", "ordinal")
 _FULL_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+#: Words of a question about what happened (``增长了多少``, ``完成``): an actual, even
+#: for the year a report sets targets for (another report reviews that year).
+_PAST = re.compile(r"了|完成|实现|达到|一共|总共|全年")
 _CUMULATIVE = re.compile(r"累计|五年来|过去五年|近五年|十[二三四]五|“十[二三四]五”|期间|以来")
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -80,9 +83,9 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         unit_agree = constraints.unit_agreement(q, fig.unit)
         period_agree = constraints.period_agreement(q, doc, fig.period, sentence)
         change_agree = 1.0 if q.wants_change == fig.is_change else -1.0
-        wants_target = q.wants_target or bool(
-            years and constraints.document_scope(doc).publication_year
-            and min(years) >= constraints.document_scope(doc).publication_year)
+        publication = constraints.document_scope(doc).publication_year
+        asks_future = bool(years and publication and min(years) >= publication)
+        wants_target = q.wants_target or (asks_future and not _PAST.search(q.match_text))
         target_agree = 0.0 if not fig.kind else (1.0 if wants_target == (fig.kind == "target") else -1.0)
         clause = sentence[max(0, fig.start - cand.sentence.start - 30):fig.start - cand.sentence.start]
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
