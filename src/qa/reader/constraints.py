@@ -20,6 +20,10 @@ from qa.question import YEAR, Question
 PLACE_SUFFIXES = ("自治州", "自治县", "街道", "省", "市", "区", "县", "镇", "乡", "旗", "州")
 #: Words that end like a place but name none (``全市``, ``地区生产总值``).
 _NOT_PLACES = re.compile(r"^(?:全|本|我|该|各|城|市|地|社|辖|景|园|新|老|小|山)")
+#: jieba tags of words that can name a place before a suffix word (person, place, other proper
+#: names, nouns), and of words that never name one (time, numbers, measure words, verbs, pronouns).
+_NAME_FLAGS = frozenset({"ns", "nr", "nz", "nt", "n", "j", "nrt", "nrfg"})
+_NOT_NAME_FLAGS = frozenset({"t", "m", "q", "v", "vn", "d", "r", "p", "c", "u", "a", "f", "mq"})
 #: How far into a document its own place is named (title, header, opening).
 HEADER_CHARS = 300
 CURRENCY = ("元",)
@@ -29,7 +33,8 @@ COUNT = ("个", "家", "项", "人", "名", "所", "座", "户", "件", "次", "
 #: A question about a multi-year total (``五年来累计``, ``“十三五”期间``).
 _SPAN_WORDS = re.compile(r"累计|五年|几年来|期间|以来|十[二三四五]五")
 _MONEY_WORDS = re.compile(
-    r"收入|投资|产值|总值|总额|金额|资金|经费|预算|支出|销售额|税收|增加值|营业额|成交额|多少钱|GDP|gdp|生产总值|总量|消费品零售")
+    r"收入|投资|产值|总值|总额|金额|资金|经费|预算|支出|销售额|税收|增加值|营业额|成交额|多少钱|GDP|gdp|生产总值|总量|"
+    r"消费品零售|补贴|补助|奖补|奖金|工资|薪酬|费用|贷款|融资")
 
 
 @dataclass(frozen=True)
@@ -68,24 +73,30 @@ def document_scope(doc: Document) -> DocumentScope:
 
 
 @lru_cache(maxsize=4096)
-def question_places(text: str) -> tuple[str, ...]:
-    """Place names in a question, as stems (``北京市`` → ``北京``, ``东柳街道`` → ``东柳``).
+def question_places(text: str) -> tuple[tuple[str, bool], ...]:
+    """Place names in a question as ``(stem, strong)`` pairs (``北京市`` → ``("北京", True)``).
 
-    A place is a jieba word tagged ``ns``, or a word of 3+ characters ending in
-    an administrative suffix (``保定市``), or a word followed by a suffix word
-    (``东柳`` + ``街道``). Generic words (``全市``, ``地区``) are not places.
+    Strong: a word of 3+ characters ending in an administrative suffix
+    (``保定市``, ``海拉尔区``), or a name followed by a suffix word (``东柳`` +
+    ``街道``). Weak: a word jieba tags as a place (``ns``) without a suffix
+    (``郑州``; jieba also tags ``新建`` so), which never vetoes on its own.
+    Time words, numbers and generic words (``全市``, ``地区``) are not places.
     """
     import jieba.posseg
 
     words = [(w, flag) for w, flag in jieba.posseg.lcut(text)]
-    places = []
+    places: dict[str, bool] = {}
     for i, (word, flag) in enumerate(words):
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2,}", word) or flag in _NOT_NAME_FLAGS or _NOT_PLACES.match(word):
+            continue
         nxt = words[i + 1][0] if i + 1 < len(words) else ""
-        if nxt in PLACE_SUFFIXES and len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word):
-            places.append(word)
-        elif (flag == "ns" or (len(word) >= 3 and word.endswith(PLACE_SUFFIXES))) and not _NOT_PLACES.match(word):
-            places.append(_stem(word))
-    return tuple(dict.fromkeys(p for p in places if len(p) >= 2))
+        if len(word) >= 3 and word.endswith(PLACE_SUFFIXES):
+            places[_stem(word)] = True
+        elif nxt in PLACE_SUFFIXES and flag in _NAME_FLAGS:
+            places[word] = True
+        elif flag == "ns":
+            places.setdefault(word, False)
+    return tuple((p, strong) for p, strong in places.items() if len(p) >= 2)
 
 
 def _stem(place: str) -> str:
@@ -98,19 +109,21 @@ def _stem(place: str) -> str:
 def place_agreement(q: Question, doc: Document, sentence: str) -> float:
     """+1 when every place the question names is the document's own (title,
     publisher, opening); 0.5 when one is only named in the candidate's
-    sentence; 0 when the question names none; -1 otherwise."""
+    sentence, or is a weak place (:func:`question_places`) the document's text
+    names; 0 when the question names none; -1 when a strong place is not the
+    document's (a veto), -0.5 when a weak one appears nowhere in it."""
     places = question_places(q.match_text)
     if not places:
         return 0.0
     scope = document_scope(doc)
     score = 1.0
-    for place in places:
+    for place, strong in places:
         if place in scope.header:
             continue
-        if place in sentence:
+        if place in sentence or (not strong and place in scope.text):
             score = min(score, 0.5)
         else:
-            return -1.0
+            return -1.0 if strong else -0.5
     return score
 
 
