@@ -73,12 +73,15 @@ def _run_fit(args: argparse.Namespace) -> int:
     documents: dict[str, str] = {}
     if args.rows and Path(args.rows).is_file():
         rows = load_rows(args.rows)
+        source_of = {e.id: Path(p).name for p in args.data for e in load_gold(p)}
+        for row in rows:
+            row.source = row.source or source_of.get(row.id, "")
     else:
         rows = []
         for data, index in zip(args.data, indexes, strict=True):
             assistant = Assistant(Settings.from_env(index_dir=index)).warm_up(progress=False)
             examples = resolve_documents(load_gold(data), assistant.documents())
-            rows += collect(assistant, examples)
+            rows += collect(assistant, examples, source=Path(data).name)
             documents.update({d.id: Path(d.path).name if d.path else d.title for d in assistant.documents()})
         if args.rows:
             save_rows(rows, args.rows)

@@ -46,6 +46,7 @@ class QuestionRows:
         texts: candidate texts, aligned with ``features`` rows and ``labels``.
         features: ``(n, F)`` float64.
         labels: ``(n,)`` bool, the candidate's text is a gold answer.
+        source: the gold file the question comes from ('' if unknown).
     """
 
     id: str
@@ -55,9 +56,10 @@ class QuestionRows:
     texts: list[str]
     features: np.ndarray
     labels: np.ndarray
+    source: str = ""
 
 
-def collect(assistant, examples: Sequence, progress: bool = True) -> list[QuestionRows]:
+def collect(assistant, examples: Sequence, progress: bool = True, source: str = "") -> list[QuestionRows]:
     """Candidates and labels of every example through ``assistant``'s answering path.
 
     ``examples`` are :class:`qa.evaluation.datasets.EvalExample` with ``doc_id``
@@ -79,7 +81,8 @@ def collect(assistant, examples: Sequence, progress: bool = True) -> list[Questi
         fold = example.doc_id
         if not example.answers or fold is None:
             fold, dealt = folds[dealt % len(folds)] if folds else UNANSWERABLE, dealt + 1
-        rows.append(QuestionRows(example.id, example.type, fold, bool(example.answers), texts, features, labels))
+        rows.append(QuestionRows(example.id, example.type, fold, bool(example.answers), texts, features, labels,
+                                 source))
     return rows
 
 
@@ -164,7 +167,11 @@ def evaluate(decisions: Sequence[tuple[QuestionRows, bool, bool]]) -> dict:
 
 
 def cross_validate(rows: Sequence[QuestionRows]) -> tuple[dict, dict[str, dict]]:
-    """Leave-one-document-out: ``(overall figures, {fold: figures})`` (see :func:`evaluate`)."""
+    """Leave-one-document-out: ``(overall figures, {fold: figures})`` (see :func:`evaluate`).
+
+    The overall figures also hold ``by_source``: the same figures for the
+    questions of each gold file.
+    """
     folds = sorted({r.fold for r in rows})
     decisions, per_fold = [], {}
     for fold in folds:
@@ -174,7 +181,11 @@ def cross_validate(rows: Sequence[QuestionRows]) -> tuple[dict, dict[str, dict]]
         fold_decisions = [(r, *decide(scorer, r, scorer.threshold)) for r in test]
         per_fold[fold] = evaluate(fold_decisions)
         decisions += fold_decisions
-    return evaluate(decisions), per_fold
+    overall = evaluate(decisions)
+    sources = sorted({r.source for r in rows if r.source})
+    if len(sources) > 1:
+        overall["by_source"] = {src: evaluate([d for d in decisions if d[0].source == src]) for src in sources}
+    return overall, per_fold
 
 
 def in_sample(rows: Sequence[QuestionRows], scorer: Scorer) -> dict:
@@ -214,7 +225,7 @@ def save_rows(rows: Sequence[QuestionRows], path) -> None:
     """Cache collected rows in one ``.npz`` file (features, labels, texts, question info)."""
     np.savez_compressed(
         path,
-        meta=np.array([[r.id, r.type, r.fold, str(int(r.answerable))] for r in rows], dtype=object),
+        meta=np.array([[r.id, r.type, r.fold, str(int(r.answerable)), r.source] for r in rows], dtype=object),
         sizes=np.array([len(r.texts) for r in rows]),
         features=np.concatenate([r.features for r in rows]) if rows else np.zeros((0, len(FEATURE_NAMES))),
         labels=np.concatenate([r.labels for r in rows]) if rows else np.zeros(0, bool),
@@ -229,8 +240,10 @@ def load_rows(path) -> list[QuestionRows]:
     if tuple(data["names"]) != FEATURE_NAMES:
         raise ValueError(f"{path} holds other features than this qa's; delete it to collect again")
     rows, at = [], 0
-    for (qid, qtype, fold, answerable), size in zip(data["meta"], data["sizes"], strict=True):
+    for meta, size in zip(data["meta"], data["sizes"], strict=True):
+        qid, qtype, fold, answerable, *source = meta
         rows.append(QuestionRows(qid, qtype, fold, answerable == "1", list(data["texts"][at:at + size]),
-                                 data["features"][at:at + size], data["labels"][at:at + size]))
+                                 data["features"][at:at + size], data["labels"][at:at + size],
+                                 source[0] if source else ""))
         at += size
     return rows
