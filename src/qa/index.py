@@ -262,11 +262,13 @@ def _chunk(doc: Document, chunker: dict[str, int]) -> list[Chunk]:
 
 
 def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size: int,
-            progress: bool) -> np.ndarray:
+            progress: bool, pause: Callable[[], None] | None = None) -> np.ndarray:
     """Embeddings of ``chunk.embedding_text(title)``: ``(len(chunks), encoder.dim)`` float32, L2-normalised.
 
     Texts are encoded longest first in slices of ``8 * batch_size`` (less padding
     per batch), under one tqdm bar counting chunks, and put back in input order.
+    With ``pause``, slices are one batch and ``pause()`` is called before each
+    (a server lets its questions go first there).
     """
     n = len(chunks)
     out = np.empty((n, encoder.dim), dtype=np.float32)
@@ -274,11 +276,13 @@ def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size:
         return out
     texts = [c.embedding_text(t) for c, t in zip(chunks, titles, strict=True)]
     order = sorted(range(n), key=lambda i: -len(texts[i]))
-    step = max(1, 8 * batch_size)
+    step = max(1, batch_size if pause is not None else 8 * batch_size)
     from tqdm.auto import tqdm
 
     with tqdm(total=n, unit="chunk", desc="Embedding chunks", disable=not progress) as bar:
         for lo in range(0, n, step):
+            if pause is not None:
+                pause()
             rows = order[lo : lo + step]
             vectors = np.asarray(
                 encoder.encode_passages([texts[i] for i in rows], batch_size=batch_size),
@@ -501,24 +505,26 @@ class Index:
             self._adopt(new)
         return added
 
-    def extended(self, documents: Iterable[Document], encoder,
-                 progress: bool = False) -> tuple[Index, list[str]]:
+    def extended(self, documents: Iterable[Document], encoder, progress: bool = False,
+                 pause: Callable[[], None] | None = None) -> tuple[Index, list[str]]:
         """:meth:`add` without modifying this index: ``(new index, ids added)``.
 
         The new index shares nothing mutable with this one, so a reader may keep
         searching this one while the documents are embedded, then swap in the new
         one (the Assistant does). With nothing new, returns ``(self, [])``.
+        ``pause`` is called before each embedding batch (see :func:`_encode`).
 
         Raises:
             IndexMismatchError: ``encoder`` is not the model the index was built with.
         """
         self.check_encoder(encoder)
-        addition = self._prepare(documents, encoder, progress)
+        addition = self._prepare(documents, encoder, progress, pause)
         if not addition.documents:
             return self, []
         return self._with(addition)
 
-    def _prepare(self, documents: Iterable[Document], encoder, progress: bool) -> _Addition:
+    def _prepare(self, documents: Iterable[Document], encoder, progress: bool,
+                 pause: Callable[[], None] | None = None) -> _Addition:
         """Chunk and embed the documents not yet indexed (first occurrence of each id)."""
         seen = set(self.documents)
         new: list[Document] = []
@@ -532,7 +538,8 @@ class Index:
             for chunk in _chunk(doc, self.manifest["chunker"]):
                 chunks.append(chunk)
                 titles.append(doc.title)
-        embeddings = _encode(chunks, titles, encoder, self.manifest["settings"]["batch_size"], progress)
+        embeddings = _encode(chunks, titles, encoder, self.manifest["settings"]["batch_size"],
+                             progress, pause)
         return _Addition(tuple(new), tuple(chunks), embeddings)
 
     def _with(self, addition: _Addition) -> tuple[Index, list[str]]:

@@ -133,6 +133,12 @@ class Candidate:
 
 
 _CLAUSE_END = re.compile(r"[,，;；:：。！？!?\n]")
+#: Bounds on the cross-lingual re-ranking (:meth:`Reader._rerank_semantic`), so a long
+#: or hostile question without Chinese costs about what an ordinary one does: the
+#: best candidates re-ranked, characters of each clause and of the question encoded.
+SEMANTIC_CANDIDATES = 40
+SEMANTIC_CLAUSE_CHARS = 100
+SEMANTIC_QUESTION_CHARS = 200
 _LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
 _EDGE = "的了是为与和及在对把被将“”\"' "
 _DATE = re.compile(
@@ -487,11 +493,19 @@ class Reader:
         Weighted 0.3 against 0.7 for the candidate's own fit: at clause level
         multilingual-e5-small separates related Chinese terms poorly across
         languages (``childcare places`` is closer to 托育驿站 than to 托位).
+
+        Bounded work whatever the input: at most :data:`SEMANTIC_CANDIDATES`
+        candidates, each distinct clause cut to :data:`SEMANTIC_CLAUSE_CHARS` and
+        encoded once, the question cut to :data:`SEMANTIC_QUESTION_CHARS`.
         """
-        found = sorted(found, key=lambda c: c.confidence, reverse=True)[:40]
-        clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end) for c in found]
-        vectors = self.embed([q.text, *clauses])
-        sims = vectors[1:] @ vectors[0]
+        found = sorted(found, key=lambda c: c.confidence, reverse=True)[:SEMANTIC_CANDIDATES]
+        clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end)[:SEMANTIC_CLAUSE_CHARS]
+                   for c in found]
+        distinct = list(dict.fromkeys(clauses))  # candidates in one clause: encoded once
+        # the question apart, so the clauses are not padded to its length
+        question = self.embed([q.text[:SEMANTIC_QUESTION_CHARS]])[0]
+        sim_of = dict(zip(distinct, self.embed(distinct) @ question, strict=True))
+        sims = [sim_of[clause] for clause in clauses]
         out = []
         for cand, sim in zip(found, sims, strict=True):
             semantic = float(np.clip((sim - 0.7) / 0.2, 0.0, 1.0))
