@@ -82,7 +82,7 @@ class Assistant:
         self._lock = threading.Lock()  # the query cache
         self._warm_lock = threading.Lock()
         self._update_lock = threading.Lock()  # one addition or reload at a time
-        self._figure_cache: dict[str, list[Figure]] = {}  # document id → its figures
+        self._figure_cache: dict[tuple[str, str], list[Figure]] = {}  # (doc id, chunker) → figures
         self._watched: Path | None = None  # the index directory, when the index was loaded from it
         self._seen: tuple | None = None  # manifest.json's stat signature last looked at
         self._checked = 0.0  # time.monotonic() of the last look
@@ -161,12 +161,13 @@ class Assistant:
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in index.chunks:
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        cache = {doc_id: self._figure_cache.get(doc_id) for doc_id in index.documents}
-        for doc_id, figures in cache.items():
+        chunker = repr(sorted(index.manifest.get("chunker", {}).items()))  # figures follow the chunks
+        cache = {(doc_id, chunker): self._figure_cache.get((doc_id, chunker)) for doc_id in index.documents}
+        for (doc_id, _), figures in cache.items():
             if figures is None:
-                cache[doc_id] = extract_figures(index.documents[doc_id], by_doc.get(doc_id, []))
+                cache[doc_id, chunker] = extract_figures(index.documents[doc_id], by_doc.get(doc_id, []))
         self._figure_cache = cache
-        figures = [fig for doc_id in by_doc for fig in cache[doc_id]]
+        figures = [fig for doc_id in by_doc for fig in cache[doc_id, chunker]]
         reader = Reader(
             index.documents,
             index.chunks,
