@@ -54,7 +54,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(index_dir: Path, log_path: Path, timeout: float = 600.0):
+def start_app(index_dir: Path, log_path: Path, timeout: float = 600.0, app: Path | None = None):
     """Start ``python app.py`` and wait until it serves.
 
     Returns:
@@ -65,7 +65,7 @@ def start_app(index_dir: Path, log_path: Path, timeout: float = 600.0):
             (the message ends with the app's log).
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), "--index", str(index_dir)]
+    cmd = [sys.executable, str(app or ROOT / "app.py"), "--port", str(free_port()), "--index", str(index_dir)]
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -243,15 +243,17 @@ def load_library(index_dir: Path, hostile: int, upload_kb: int, min_questions: i
     return result
 
 
-def load_app(index_dir: Path, hostile: int, upload_kb: int, min_questions: int) -> dict:
-    """:func:`_under_load` against ``python app.py`` over HTTP (one gradio_client per
-    client, uploads through ``/add_documents``), over a copy of ``index_dir``."""
+def load_app(index_dir: Path, hostile: int, upload_kb: int, min_questions: int,
+             app: Path | None = None) -> dict:
+    """:func:`_under_load` against ``python app.py`` (or ``app``, e.g. a copy with other
+    queue settings) over HTTP (one gradio_client per client, uploads through
+    ``/add_documents``), over a copy of ``index_dir``."""
     from gradio_client import Client, handle_file
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         work = Path(tmp) / "index"
         shutil.copytree(index_dir, work)
-        proc, url, _ = start_app(work, Path(tmp) / "app.log")
+        proc, url, _ = start_app(work, Path(tmp) / "app.log", app=app)
         try:
             def client_ask() -> Callable[[str], object]:
                 client = Client(url, verbose=False)
@@ -307,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load", choices=("library", "app"), default=None,
                    help="time ordinary questions under load (hostile clients and an upload) "
                         "against the library in threads or the app over HTTP")
+    p.add_argument("--app", type=Path, default=None,
+                   help="app script to start (--load app; default: app.py), e.g. a copy with other queue settings")
     p.add_argument("--hostile", type=int, default=2, help="hostile clients (--load)")
     p.add_argument("--upload-kb", type=int, default=1024, help="size of the uploaded document (--load)")
     p.add_argument("--min-questions", type=int, default=20,
@@ -316,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         if not (index_dir / "manifest.json").exists():
             raise SystemExit(f"no index in {index_dir}: build it first (`qa index build --index {index_dir}`)")
-        run_load = load_library if args.load == "library" else load_app
-        result = run_load(index_dir, args.hostile, args.upload_kb, args.min_questions)
+        if args.load == "library":
+            result = load_library(index_dir, args.hostile, args.upload_kb, args.min_questions)
+        else:
+            result = load_app(index_dir, args.hostile, args.upload_kb, args.min_questions, args.app)
         o, h = result["ordinary"], result["hostile"]
         print(f"under load ({args.load}: {args.hostile} hostile clients, {args.upload_kb} KB upload "
               f"in {result['upload'].get('seconds')} s{', ' + result['upload']['error'] if 'error' in result['upload'] else ''}):")
