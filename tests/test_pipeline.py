@@ -236,3 +236,42 @@ def test_cross_lingual_question_encodes_a_bounded_text(assistant, monkeypatch):
     assert len(batches) == 1 and 0 < len(batches[0]) <= SEMANTIC_CANDIDATES
     assert max(len(t) for t in batches[0]) <= SEMANTIC_CLAUSE_CHARS
     assert len(set(batches[0])) == len(batches[0])  # each clause encoded once
+
+
+def test_heavy_questions_are_answered_one_at_a_time_ordinary_ones_together(assistant, monkeypatch):
+    import threading
+    import time
+
+    active, peak = [0], [0]
+    count = threading.Lock()
+    meet = threading.Barrier(2, timeout=60)  # ordinary questions: both must be inside at once
+    search = assistant._search
+
+    def watched_search(state, query, *args, **kwargs):
+        with count:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            if len(query) < 30 and not query.isascii():
+                meet.wait()
+            else:
+                time.sleep(0.3)
+            return search(state, query, *args, **kwargs)
+        finally:
+            with count:
+                active[0] -= 1
+
+    monkeypatch.setattr(assistant, "_search", watched_search)
+    answers: list = []
+
+    def ask_all(questions):
+        threads = [threading.Thread(target=lambda q=q: answers.append(assistant.ask(q))) for q in questions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+
+    ask_all(["%s" * 250, "What was the regional GDP in 2023?", "托育" * 60])
+    assert peak[0] == 1 and len(answers) == 3
+    ask_all(["2023年新增了多少个托位？", "2023年完成固定资产投资多少？"])
+    assert peak[0] == 2 and sorted(a.text for a in answers[3:]) == ["124个", "32.5亿元"]

@@ -44,6 +44,11 @@ RELOAD_CHECK_S = 1.0
 #: answered to finish: questions go first, and an addition still advances while
 #: questions never stop coming.
 YIELD_TO_QUESTIONS_S = 2.0
+#: Questions longer than this (characters, after cleaning), and questions without
+#: Chinese (the cross-lingual path encodes their candidates' clauses), are *heavy*:
+#: answered one at a time, so however many clients send them they use about one
+#: core and ordinary questions keep the rest.
+HEAVY_QUESTION_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Assistant:
         self._checked = 0.0  # time.monotonic() of the last look
         self._asking = 0  # questions being answered now
         self._idle = threading.Condition()  # notified when _asking drops to 0
+        self._heavy = threading.Lock()  # held while a heavy question is answered
         self._span_model = None
         #: Why the neural reader is not in use ("" when it is, or was not asked for).
         self.reader_warning = ""
@@ -233,7 +239,8 @@ class Assistant:
 
         ``doc_ids`` restricts retrieval to those documents (reading-comprehension
         evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
-        abstained :class:`Answer` whose ``notice`` says why.
+        abstained :class:`Answer` whose ``notice`` says why. Thread-safe; heavy questions
+        (see :data:`HEAVY_QUESTION_CHARS`) are answered one at a time.
         """
         self.warm_up(progress=False)
         with self._idle:
@@ -255,6 +262,10 @@ class Assistant:
                                        for h in history) if h]
         standalone = rewrite(text, cleaned_history)
         q = analyze(standalone)
+        if q.english or len(standalone) > HEAVY_QUESTION_CHARS:
+            with self._heavy:
+                passages = self._search(state, standalone, doc_ids=doc_ids)
+                return state.reader.read(q, passages, text, notice)
         passages = self._search(state, standalone, doc_ids=doc_ids)
         return state.reader.read(q, passages, text, notice)
 
