@@ -244,7 +244,7 @@ def test_save_replaces_generation_and_keeps_other_files(built, tmp_path):
     index.add([make_document("附录:社区12个。", "/docs/c.txt")], encoder)
     index.save(tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["README.md", "bm25-2", "chunks-2.jsonl", "dense-2.faiss", "documents-2.jsonl", "manifest.json"]
+    assert names == [".lock", "README.md", "bm25-2", "chunks-2.jsonl", "dense-2.faiss", "documents-2.jsonl", "manifest.json"]
     assert Index.load(tmp_path, encoder).manifest["counts"]["documents"] == 3
 
 
@@ -339,3 +339,127 @@ def test_errors_share_a_base_class():
     assert issubclass(IndexNotFoundError, IndexStoreError)
     assert issubclass(IndexCorruptError, IndexStoreError)
     assert issubclass(IndexMismatchError, IndexStoreError)
+
+
+# --------------------------------------------------------------------------- concurrent writers
+
+
+def test_extended_leaves_the_original_index_untouched(built):
+    index, encoder = built
+    before = (list(index.documents), len(index.chunks), index.dense.ntotal, index.bm25.scores["num_docs"])
+    new, added = index.extended([make_document("附录:社区12个。", "/docs/c.txt")], encoder)
+    assert added == [make_document("附录:社区12个。", "/docs/c.txt").id]
+    assert (list(index.documents), len(index.chunks), index.dense.ntotal,
+            index.bm25.scores["num_docs"]) == before
+    assert len(new.documents) == 3 and new.dense.ntotal == len(new.chunks) == before[1] + 1
+    assert index.extended([], encoder) == (index, [])
+
+
+def test_two_writers_from_one_generation_both_land(built, tmp_path):
+    index, encoder = built
+    index.save(tmp_path)
+    first, second = Index.load(tmp_path, encoder), Index.load(tmp_path, encoder)
+    doc_a = make_document("附录一:社区12个。", "/docs/c.txt")
+    doc_b = make_document("附录二:学校3所。", "/docs/d.txt")
+    first.add([doc_a], encoder)
+    second.add([doc_b], encoder)
+    first.save(tmp_path)
+    passages = encoder.passages
+    second.save(tmp_path)  # generation moved on: merged, not overwritten
+    assert encoder.passages == passages  # the merge re-embeds nothing
+    final = Index.load(tmp_path, encoder)
+    assert set(final.documents) == set(index.documents) | {doc_a.id, doc_b.id}
+    assert final.manifest["counts"]["chunks"] == len(final.chunks) == final.dense.ntotal
+    assert set(second.documents) == set(final.documents)  # the saver now holds the merged index
+    assert final.manifest["generation"] == 3
+
+
+def test_concurrent_writer_replacing_a_path_is_merged(built, tmp_path):
+    index, encoder = built
+    index.save(tmp_path)
+    other = Index.load(tmp_path, encoder)
+    other.add([make_document("附录:新增内容。", "/docs/new.txt")], encoder)
+    other.save(tmp_path)
+    changed = make_document("二、2024年工作思路\n地区生产总值增长9%。", "/docs/b/report.txt", "东柳街道工作思路")
+    index.add([changed], encoder)  # replaces the document at /docs/b/report.txt
+    index.save(tmp_path)
+    final = Index.load(tmp_path, encoder)
+    assert sorted(d.path for d in final.documents.values()) == [
+        "/docs/a/report.txt", "/docs/b/report.txt", "/docs/new.txt"]
+    assert final.documents[changed.id].text.endswith("增长9%。")
+
+
+def test_rebuild_with_other_chunker_during_an_add_is_reported(built, small_docs, tmp_path):
+    index, encoder = built
+    index.save(tmp_path)
+    index.add([make_document("附录:社区12个。", "/docs/c.txt")], encoder)
+    Index.build(small_docs, encoder, Settings(chunk_max_chars=80), progress=False).save(tmp_path)
+    with pytest.raises(IndexMismatchError, match="rebuilt with another chunker.*add them again"):
+        index.save(tmp_path)
+    assert Index.load(tmp_path, encoder).manifest["chunker"]["max_chars"] == 80
+
+
+def test_lock_wait_is_announced_and_times_out(built, tmp_path):
+    from qa.index import IndexLockError, write_lock
+
+    index, _ = built
+    index.save(tmp_path)
+    generation = index.manifest["generation"]
+    notices: list[str] = []
+    with write_lock(tmp_path):  # another writer (a second lock on the same file)
+        with pytest.raises(IndexLockError, match=r"still being written by another process after 1 s"):
+            index.save(tmp_path, lock_timeout=1.0)
+        with pytest.raises(IndexLockError):
+            with write_lock(tmp_path, timeout=0.6, notice_after=0.2, notify=notices.append):
+                pass
+    assert len(notices) == 1 and "waiting for another process" in notices[0]
+    assert read_generation(tmp_path) == generation  # nothing written while locked
+    index.save(tmp_path)  # released: the next save goes through
+    assert read_generation(tmp_path) == generation + 1
+
+
+def read_generation(directory: Path) -> int:
+    return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["generation"]
+
+
+#: One ``qa index add`` with the fake encoder; it waits in its encoder until the other
+#: writer has loaded the index too, so both start from the same generation.
+CLI_ADD_SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_index import HashEncoder
+import qa.cli as cli
+
+class Waiting(HashEncoder):
+    def encode_passages(self, texts, batch_size=32, show_progress=False):
+        Path({mine!r}).touch()
+        deadline = time.monotonic() + 60
+        while not Path({theirs!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return super().encode_passages(texts, batch_size, show_progress)
+
+cli._load_encoder = lambda model, settings: Waiting()
+sys.exit(cli.main(["index", "add", {path!r}, "--index", {index!r}, "--no-progress"]))
+"""
+
+
+def test_two_concurrent_cli_adds_both_land(built, tmp_path):
+    index, encoder = built
+    index.save(tmp_path / "idx")
+    texts = {"a": "甲街道新建公园2个。", "b": "乙街道新建学校3所。"}
+    procs = []
+    for name, other in (("a", "b"), ("b", "a")):
+        (tmp_path / f"{name}.txt").write_text(texts[name], encoding="utf-8")
+        script = CLI_ADD_SCRIPT.format(tests=str(TESTS_DIR), mine=str(tmp_path / f"ready-{name}"),
+                                       theirs=str(tmp_path / f"ready-{other}"),
+                                       path=str(tmp_path / f"{name}.txt"), index=str(tmp_path / "idx"))
+        procs.append(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=180) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert "added 1 document(s)" in out
+    final = Index.load(tmp_path / "idx", encoder)
+    assert set(texts.values()) <= {d.text for d in final.documents.values()}
+    assert final.manifest["counts"]["documents"] == 4

@@ -223,3 +223,149 @@ def test_history_beyond_max_history_is_not_used(assistant):
     assert assistant.ask("托育驿站呢？", history=history[:1]).standalone_question == "2023年新增了多少个托育驿站？"
     with pytest.raises(ValueError, match="max_history must be >= 0"):
         Settings(max_history=-1)
+
+
+# --- concurrency: additions beside the live index, other writers, bounded work ---
+
+
+class _GatedEncoder:
+    """The real encoder, except that :meth:`encode_passages` waits for ``release``
+    (and sets ``embedding`` when it starts), so a test can act while documents embed."""
+
+    def __init__(self, encoder):
+        import threading
+
+        self._encoder = encoder
+        self.embedding = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def encode_passages(self, texts, *args, **kwargs):
+        self.embedding.set()
+        assert self.release.wait(120), "the test never released the encoder"
+        return self._encoder.encode_passages(texts, *args, **kwargs)
+
+
+PARKING = ("# 西岭街道2024年停车改造通知\n\n2024年西岭街道新增公共停车位300个，"
+           "主要分布在三个老旧小区。\n")
+
+
+def test_questions_are_answered_while_a_document_is_added(tmp_path, encoder):
+    import threading
+
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+
+    doc = tmp_path / "parking.md"
+    doc.write_text(PARKING, encoding="utf-8")
+    gated = _GatedEncoder(encoder)
+    gated.release.set()  # the shipped corpus is built without waiting
+    assistant = Assistant(Settings.from_env(index_dir=tmp_path / "index"), encoder=gated)
+    assistant.warm_up(progress=False)
+    gated.release.clear()
+    added: list[str] = []
+    adding = threading.Thread(target=lambda: added.extend(assistant.add_files([doc])))
+    adding.start()
+    try:
+        assert gated.embedding.wait(60)
+        # the addition is embedding: questions are answered from the index as it was
+        assert assistant.ask("2023年新增了多少个托位？").text == "124个"
+        assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text != "300个"
+        assert len(assistant.documents()) == 1
+    finally:
+        gated.release.set()
+        adding.join(120)
+    assert len(added) == 1
+    assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text == "300个"
+
+
+def test_answers_from_a_document_another_process_added(tmp_path, encoder, monkeypatch):
+    import subprocess
+    import sys
+
+    import qa.pipeline
+    from qa.config import Settings
+    from qa.index import Index
+    from qa.pipeline import Assistant
+
+    monkeypatch.setattr(qa.pipeline, "RELOAD_CHECK_S", 0.0)  # check at every question
+    index_dir = tmp_path / "index"
+    assistant = Assistant(Settings.from_env(index_dir=index_dir), encoder=encoder).warm_up(progress=False)
+    assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text != "300个"
+    doc = tmp_path / "parking.md"
+    doc.write_text(PARKING, encoding="utf-8")
+    cli = "import sys; from qa.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", cli, "index", "add", str(doc), "--index", str(index_dir),
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "added 1 document(s)" in done.stdout
+    answer = assistant.ask("2024年西岭街道新增了多少个公共停车位？")
+    assert answer.text == "300个"
+    assert assistant.document(answer.citation.doc_id).path == str(doc.resolve())
+    # and an upload in the app now keeps the CLI's document (the save merges, never overwrites)
+    other = tmp_path / "park.md"
+    other.write_text("# 北山街道2024年公园建设\n\n北山街道2024年新建口袋公园5个。\n", encoding="utf-8")
+    assert len(assistant.add_files([other])) == 1
+    assert len(Index.load(index_dir, encoder).documents) == 3
+
+
+def test_cross_lingual_question_encodes_a_bounded_text(assistant, monkeypatch):
+    from qa.reader import SEMANTIC_CANDIDATES, SEMANTIC_CLAUSE_CHARS, SEMANTIC_QUESTION_CHARS
+
+    calls: list[list[str]] = []
+    encode = assistant.encoder.encode_queries
+
+    def spy(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(assistant.encoder, "encode_queries", spy)
+    question = "%s" * 250  # 500 characters, no Chinese: the cross-lingual path
+    assistant.clear_query_cache()
+    assistant.ask(question)
+    batches = [texts for texts in calls if len(texts) > 1]
+    assert [question[:SEMANTIC_QUESTION_CHARS]] in calls  # the question, cut, on its own
+    assert len(batches) == 1 and 0 < len(batches[0]) <= SEMANTIC_CANDIDATES
+    assert max(len(t) for t in batches[0]) <= SEMANTIC_CLAUSE_CHARS
+    assert len(set(batches[0])) == len(batches[0])  # each clause encoded once
+
+
+def test_heavy_questions_are_answered_one_at_a_time_ordinary_ones_together(assistant, monkeypatch):
+    import threading
+    import time
+
+    active, peak = [0], [0]
+    count = threading.Lock()
+    meet = threading.Barrier(2, timeout=60)  # ordinary questions: both must be inside at once
+    search = assistant._search
+
+    def watched_search(state, query, *args, **kwargs):
+        with count:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            if len(query) < 30 and not query.isascii():
+                meet.wait()
+            else:
+                time.sleep(0.3)
+            return search(state, query, *args, **kwargs)
+        finally:
+            with count:
+                active[0] -= 1
+
+    monkeypatch.setattr(assistant, "_search", watched_search)
+    answers: list = []
+
+    def ask_all(questions):
+        threads = [threading.Thread(target=lambda q=q: answers.append(assistant.ask(q))) for q in questions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+
+    ask_all(["%s" * 250, "What was the regional GDP in 2023?", "托育" * 60])
+    assert peak[0] == 1 and len(answers) == 3
+    ask_all(["2023年新增了多少个托位？", "2023年完成固定资产投资多少？"])
+    assert peak[0] == 2 and sorted(a.text for a in answers[3:]) == ["124个", "32.5亿元"]

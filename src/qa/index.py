@@ -6,8 +6,10 @@ Public interface:
     Index.build(documents, encoder, settings, progress=True) -> Index
     Index.load(directory, encoder) -> Index           # validated; raises IndexStoreError
     index.add(documents, encoder, progress=False) -> list[str]   # ids of new documents
-    index.save(directory)                             # atomic
+    index.extended(documents, encoder) -> (Index, ids)  # the same, as a new Index (copy on write)
+    index.save(directory)                             # atomic, locked, never loses a document
     read_manifest(directory) -> dict
+    write_lock(directory)                             # the index's inter-process write lock
 
 On disk (``settings.index_dir``, default ``index/``), one *generation* ``<g>`` at a time::
 
@@ -16,12 +18,24 @@ On disk (``settings.index_dir``, default ``index/``), one *generation* ``<g>`` a
     chunks-<g>.jsonl         one Chunk per line, in row order of both indexes
     dense-<g>.faiss          faiss.write_index of IndexFlatIP or IndexHNSWFlat
     bm25-<g>/                bm25s.BM25.save (numpy arrays + JSON vocab/params, no pickle)
+    .lock                    the write lock (filelock); its presence means nothing
 
 :meth:`Index.save` writes a new generation next to the current one, then replaces
 ``manifest.json`` with ``os.replace`` (atomic on POSIX and Windows), then deletes the
 older generations. A crash before the swap leaves the previous index loadable; a
 crash after it leaves only stale files, removed by the next save. Other files in the
 directory (a README, say) are left alone.
+
+Concurrent writers (two ``qa index add``, an app upload and a CLI add) never lose a
+document: :meth:`Index.save` holds the directory's inter-process lock
+(:func:`write_lock`) from reading the current generation to swapping the manifest,
+and when the generation on disk is no longer the one this index was loaded from
+(another process saved meanwhile), it reloads that generation and re-applies this
+index's additions to it (their chunks and embeddings are kept, not recomputed)
+before writing: a compare-and-swap on the manifest generation, merged under the
+lock. Embedding happens outside the lock, so writers wait only for each other's
+saves. Readers take no lock: :meth:`Index.load` retries when the generation it
+started reading is replaced under it.
 
 Dense retrieval is inner product over L2-normalised embeddings, i.e. cosine
 similarity: exact ``faiss.IndexFlatIP`` below ``settings.hnsw_min_chunks`` chunks,
@@ -40,13 +54,17 @@ which would keep a whole run of Han characters as one token.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import json
 import os
 import re
+import sys
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +84,12 @@ if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must not load fai
 #: version is refused. 2: Traditional Chinese folded to Simplified before jieba.
 FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
+#: The write lock's file inside the index directory (see :func:`write_lock`).
+LOCK_NAME = ".lock"
+#: Seconds a writer waits for the lock before giving up (:class:`IndexLockError`).
+LOCK_TIMEOUT_S = 300.0
+#: Seconds of waiting after which the writer says what it is waiting for.
+LOCK_NOTICE_S = 2.0
 
 _GENERATION_FILE = re.compile(r"^(?:(?:chunks|documents)-(\d+)\.jsonl|dense-(\d+)\.faiss|bm25-(\d+))$")
 
@@ -97,6 +121,10 @@ class IndexCorruptError(IndexStoreError):
 
 class IndexMismatchError(IndexStoreError):
     """Built with another model (name, fingerprint or dimension) or an unsupported format."""
+
+
+class IndexLockError(IndexStoreError):
+    """Another process kept the index's write lock longer than the timeout."""
 
 
 def rebuild_hint(directory: str | os.PathLike, model: str | None = None) -> str:
@@ -234,11 +262,13 @@ def _chunk(doc: Document, chunker: dict[str, int]) -> list[Chunk]:
 
 
 def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size: int,
-            progress: bool) -> np.ndarray:
+            progress: bool, pause: Callable[[], None] | None = None) -> np.ndarray:
     """Embeddings of ``chunk.embedding_text(title)``: ``(len(chunks), encoder.dim)`` float32, L2-normalised.
 
     Texts are encoded longest first in slices of ``8 * batch_size`` (less padding
     per batch), under one tqdm bar counting chunks, and put back in input order.
+    With ``pause``, slices are one batch and ``pause()`` is called before each
+    (a server lets its questions go first there).
     """
     n = len(chunks)
     out = np.empty((n, encoder.dim), dtype=np.float32)
@@ -246,11 +276,13 @@ def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size:
         return out
     texts = [c.embedding_text(t) for c, t in zip(chunks, titles, strict=True)]
     order = sorted(range(n), key=lambda i: -len(texts[i]))
-    step = max(1, 8 * batch_size)
+    step = max(1, batch_size if pause is not None else 8 * batch_size)
     from tqdm.auto import tqdm
 
     with tqdm(total=n, unit="chunk", desc="Embedding chunks", disable=not progress) as bar:
         for lo in range(0, n, step):
+            if pause is not None:
+                pause()
             rows = order[lo : lo + step]
             vectors = np.asarray(
                 encoder.encode_passages([texts[i] for i in rows], batch_size=batch_size),
@@ -308,8 +340,33 @@ def _dense_params(n_chunks: int, settings: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _extended_dense(dense: faiss.Index, embeddings: np.ndarray, params: dict[str, Any]) -> faiss.Index:
+    """A copy of ``dense`` with ``embeddings`` ``(n, d)`` float32 added (``dense`` is unchanged)."""
+    import faiss
+
+    out = faiss.clone_index(dense)
+    if params["type"] == "hnsw":
+        out.hnsw.efSearch = params["ef_search"]
+    if len(embeddings):
+        out.add(embeddings)
+    return out
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class _Addition:
+    """Documents chunked and embedded, ready to join an index.
+
+    ``chunks`` are grouped by document in ``documents`` order; ``embeddings`` is
+    ``(len(chunks), dim)`` float32, L2-normalised, row ``i`` for ``chunks[i]``.
+    """
+
+    documents: tuple[Document, ...]
+    chunks: tuple[Chunk, ...]
+    embeddings: np.ndarray
 
 
 class Index:
@@ -340,6 +397,10 @@ class Index:
         self.bm25 = bm25
         self.manifest = manifest
         self._doc_rows: dict[str, np.ndarray] | None = None
+        #: (resolved directory, generation) this index was loaded from or last saved to.
+        self._origin: tuple[Path, Any] | None = None
+        #: Additions made since then, re-applied by :meth:`save` if another process saved meanwhile.
+        self._pending: list[_Addition] = []
 
     # ---- queries about the content
 
@@ -419,8 +480,10 @@ class Index:
             },
         }
         empty = np.empty((0, int(encoder.dim)), dtype=np.float32)
-        index = cls({}, [], empty, None, None, manifest)
-        index._append(unique, encoder, progress=progress)
+        base = cls({}, [], empty, None, None, manifest)
+        index, _ = base._with(base._prepare(unique, encoder, progress))
+        index.manifest["updated"] = None
+        index._pending = []  # a build replaces whatever is on disk: nothing to merge
         return index
 
     def add(self, documents: Iterable[Document], encoder, progress: bool = False) -> list[str]:
@@ -437,53 +500,96 @@ class Index:
         Raises:
             IndexMismatchError: ``encoder`` is not the model the index was built with.
         """
+        new, added = self.extended(documents, encoder, progress=progress)
+        if added:
+            self._adopt(new)
+        return added
+
+    def extended(self, documents: Iterable[Document], encoder, progress: bool = False,
+                 pause: Callable[[], None] | None = None) -> tuple[Index, list[str]]:
+        """:meth:`add` without modifying this index: ``(new index, ids added)``.
+
+        The new index shares nothing mutable with this one, so a reader may keep
+        searching this one while the documents are embedded, then swap in the new
+        one (the Assistant does). With nothing new, returns ``(self, [])``.
+        ``pause`` is called before each embedding batch (see :func:`_encode`).
+
+        Raises:
+            IndexMismatchError: ``encoder`` is not the model the index was built with.
+        """
         self.check_encoder(encoder)
+        addition = self._prepare(documents, encoder, progress, pause)
+        if not addition.documents:
+            return self, []
+        return self._with(addition)
+
+    def _prepare(self, documents: Iterable[Document], encoder, progress: bool,
+                 pause: Callable[[], None] | None = None) -> _Addition:
+        """Chunk and embed the documents not yet indexed (first occurrence of each id)."""
         seen = set(self.documents)
         new: list[Document] = []
         for doc in documents:
             if doc.id not in seen:
                 seen.add(doc.id)
                 new.append(doc)
-        if not new:
-            return []
-        new_paths = {doc.path for doc in new}
-        stale = {d for d, doc in self.documents.items() if doc.path in new_paths}
-        if stale:
-            keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in stale]
-            self.chunks = [self.chunks[i] for i in keep]
-            self.embeddings = self.embeddings[keep]
-            self.documents = {d: doc for d, doc in self.documents.items() if d not in stale}
-            self.dense = None  # rebuilt from the kept embeddings
-        self._append(new, encoder, progress=progress)
-        self.manifest["updated"] = _now()
-        return [doc.id for doc in new]
-
-    def _append(self, new: list[Document], encoder, progress: bool) -> None:
-        """Chunk and embed ``new`` documents and rebuild the dense and BM25 indexes."""
-        manifest = self.manifest
-        new_chunks: list[Chunk] = []
+        chunks: list[Chunk] = []
         titles: list[str] = []
         for doc in new:
-            for chunk in _chunk(doc, manifest["chunker"]):
-                new_chunks.append(chunk)
+            for chunk in _chunk(doc, self.manifest["chunker"]):
+                chunks.append(chunk)
                 titles.append(doc.title)
-        new_embeddings = _encode(new_chunks, titles, encoder,
-                                 manifest["settings"]["batch_size"], progress)
-        for doc in new:
-            self.documents[doc.id] = doc
-        self.chunks.extend(new_chunks)
-        self.embeddings = np.concatenate([self.embeddings, new_embeddings])
-        params = _dense_params(len(self.chunks), manifest["settings"])
-        if self.dense is not None and params == manifest.get("dense"):
-            self.dense.add(new_embeddings)  # same kind of index: extend it in place
+        embeddings = _encode(chunks, titles, encoder, self.manifest["settings"]["batch_size"],
+                             progress, pause)
+        return _Addition(tuple(new), tuple(chunks), embeddings)
+
+    def _with(self, addition: _Addition) -> tuple[Index, list[str]]:
+        """A new index: this one plus ``addition``'s documents not already present,
+        which replace indexed documents at the same path. ``self`` is unchanged.
+
+        Nothing is embedded here; the dense index is copied and extended (or
+        rebuilt when its kind changes or documents were replaced), BM25 rebuilt.
+        """
+        docs = [d for d in addition.documents if d.id not in self.documents]
+        if not docs:
+            return self, []
+        if len(docs) < len(addition.documents):
+            ids = {d.id for d in docs}
+            rows = [i for i, c in enumerate(addition.chunks) if c.doc_id in ids]
+            addition = _Addition(tuple(docs), tuple(addition.chunks[i] for i in rows),
+                                 addition.embeddings[rows])
+        manifest = copy.deepcopy(self.manifest)
+        paths = {d.path for d in docs}
+        stale = {d for d, doc in self.documents.items() if doc.path in paths}
+        if stale:
+            keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in stale]
+            chunks = [self.chunks[i] for i in keep]
+            embeddings = self.embeddings[keep]
+            documents = {d: doc for d, doc in self.documents.items() if d not in stale}
+            dense = None  # rebuilt from the kept embeddings
         else:
-            self.dense = _make_dense(self.embeddings, params)
+            chunks, embeddings = list(self.chunks), self.embeddings
+            documents, dense = dict(self.documents), self.dense
+        documents.update((doc.id, doc) for doc in docs)
+        chunks.extend(addition.chunks)
+        embeddings = np.concatenate([embeddings, addition.embeddings])
+        params = _dense_params(len(chunks), manifest["settings"])
+        if dense is not None and params == manifest.get("dense"):
+            dense = _extended_dense(dense, addition.embeddings, params)
+        else:
+            dense = _make_dense(embeddings, params)
         manifest["dense"] = params
-        manifest["bm25"]["num_docs"] = len(self.chunks)
-        self.bm25 = _make_bm25(self.chunks, {d: doc.title for d, doc in self.documents.items()},
-                               manifest["bm25"])
-        self._doc_rows = None
-        self._refresh_manifest()
+        manifest["bm25"]["num_docs"] = len(chunks)
+        manifest["updated"] = _now()
+        bm25 = _make_bm25(chunks, {d: doc.title for d, doc in documents.items()}, manifest["bm25"])
+        index = Index(documents, chunks, embeddings, dense, bm25, manifest)
+        index._refresh_manifest()
+        index._origin = self._origin
+        index._pending = [*self._pending, addition]
+        return index, [doc.id for doc in docs]
+
+    def _adopt(self, other: Index) -> None:
+        """Take over ``other``'s state (the in-place :meth:`add` and :meth:`save`)."""
+        self.__dict__.update(other.__dict__)
 
     def _refresh_manifest(self) -> None:
         counts = {}
@@ -516,39 +622,78 @@ class Index:
 
     # ---- persistence
 
-    def save(self, directory: str | os.PathLike) -> Path:
+    def save(self, directory: str | os.PathLike, lock_timeout: float = LOCK_TIMEOUT_S) -> Path:
         """Write the index to ``directory`` atomically; return the manifest path.
 
-        A new generation of data files is written and fsynced first, then a
-        temporary manifest naming them replaces ``manifest.json`` in one
-        ``os.replace``, then older generations are deleted. Files that are not
-        index files are never touched.
+        Under the directory's write lock (:func:`write_lock`): if this index was
+        loaded from (or last saved to) ``directory`` and another process has saved
+        a newer generation since, that generation is loaded and this index's
+        additions are re-applied to it (no re-embedding), so neither writer loses
+        a document; this index then holds the merged state. A new generation of
+        data files is written and fsynced, a temporary manifest naming them
+        replaces ``manifest.json`` in one ``os.replace``, then older generations
+        are deleted. Files that are not index files are never touched. An index
+        from :meth:`build`, or saved to another directory, replaces what is there.
+
+        Raises:
+            IndexLockError: another writer held the lock for ``lock_timeout`` seconds.
+            IndexMismatchError: the directory was rebuilt with another model or
+                chunker while documents were being added.
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        generation = _next_generation(directory)
-        files = {
-            "documents": f"documents-{generation}.jsonl",
-            "chunks": f"chunks-{generation}.jsonl",
-            "dense": f"dense-{generation}.faiss",
-            "bm25": f"bm25-{generation}",
-        }
-        _write_jsonl(directory / files["documents"], (document_to_dict(d) for d in self.documents.values()))
-        _write_jsonl(directory / files["chunks"], (chunk_to_dict(c) for c in self.chunks))
-        import faiss
+        with write_lock(directory, timeout=lock_timeout):
+            current = self._rebased(directory)
+            if current is not self:
+                self._adopt(current)
+            generation = _next_generation(directory)
+            files = {
+                "documents": f"documents-{generation}.jsonl",
+                "chunks": f"chunks-{generation}.jsonl",
+                "dense": f"dense-{generation}.faiss",
+                "bm25": f"bm25-{generation}",
+            }
+            _write_jsonl(directory / files["documents"], (document_to_dict(d) for d in self.documents.values()))
+            _write_jsonl(directory / files["chunks"], (chunk_to_dict(c) for c in self.chunks))
+            import faiss
 
-        faiss.write_index(self.dense, str(directory / files["dense"]))
-        _fsync_path(directory / files["dense"])
-        bm25_dir = directory / files["bm25"]
-        self.bm25.save(str(bm25_dir), show_progress=False)
-        for path in bm25_dir.iterdir():
-            _fsync_path(path)
-        _fsync_path(bm25_dir)
-        manifest = dict(self.manifest, generation=generation, files=files, saved=_now())
-        _write_manifest(directory, manifest)
-        self.manifest = manifest
-        _remove_other_generations(directory, keep=generation)
+            faiss.write_index(self.dense, str(directory / files["dense"]))
+            _fsync_path(directory / files["dense"])
+            bm25_dir = directory / files["bm25"]
+            self.bm25.save(str(bm25_dir), show_progress=False)
+            for path in bm25_dir.iterdir():
+                _fsync_path(path)
+            _fsync_path(bm25_dir)
+            manifest = dict(self.manifest, generation=generation, files=files, saved=_now())
+            _write_manifest(directory, manifest)
+            self.manifest = manifest
+            self._origin = (directory.resolve(), generation)
+            self._pending = []
+            _remove_other_generations(directory, keep=generation)
         return directory / MANIFEST_NAME
+
+    def _rebased(self, directory: Path) -> Index:
+        """This index, or (when another process saved ``directory`` since this index
+        was loaded from or saved to it) that newer generation plus this index's
+        pending additions. Called with the write lock held."""
+        if self._origin is None or self._origin[0] != directory.resolve():
+            return self
+        try:
+            on_disk = read_manifest(directory)
+        except IndexNotFoundError:
+            return self
+        if on_disk.get("generation") == self._origin[1]:
+            return self
+        for key in ("model", "chunker"):
+            if on_disk.get(key) != self.manifest.get(key):
+                raise IndexMismatchError(
+                    f"the index in {directory} was rebuilt with another {key} while documents "
+                    f"were being added to it, so they were not saved",
+                    directory, hint="add them again",
+                )
+        merged = Index.load(directory, encoder=None)
+        for addition in self._pending:
+            merged, _ = merged._with(addition)
+        return merged
 
     @classmethod
     def load(cls, directory: str | os.PathLike, encoder) -> Index:
@@ -564,13 +709,28 @@ class Index:
             IndexNotFoundError, IndexCorruptError, IndexMismatchError: see above;
             each message says how to rebuild.
         """
+        directory = Path(directory)
+        for attempt in range(5):
+            manifest = read_manifest(directory)
+            if encoder is not None:
+                check_model(manifest, encoder, directory)
+            try:
+                index = cls._load_generation(directory, manifest)
+            except IndexCorruptError:
+                # a writer may have swapped in a new generation and deleted this one's files
+                if attempt < 4 and _generation_on_disk(directory) != manifest.get("generation"):
+                    continue
+                raise
+            index._origin = (directory.resolve(), manifest.get("generation"))
+            return index
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_generation(cls, directory: Path, manifest: dict[str, Any]) -> Index:
+        """The generation ``manifest`` names, validated (see :meth:`load`)."""
         import bm25s
         import faiss
 
-        directory = Path(directory)
-        manifest = read_manifest(directory)
-        if encoder is not None:
-            check_model(manifest, encoder, directory)
         try:
             files = manifest["files"]
             paths = {key: directory / files[key] for key in ("documents", "chunks", "dense", "bm25")}
@@ -666,6 +826,59 @@ def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike)
         )
 
 
+@contextlib.contextmanager
+def write_lock(directory: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S,
+               notice_after: float = LOCK_NOTICE_S,
+               notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the inter-process write lock of the index in ``directory`` (created if missing).
+
+    The lock is ``directory/.lock`` (:mod:`filelock`: an OS lock, released when the
+    process exits, however it exits). Each acquisition is independent, so threads
+    of one process exclude each other too; do not nest it. After ``notice_after``
+    seconds of waiting, ``notify`` (default: a line on stderr) is told what it waits for.
+
+    Raises:
+        IndexLockError: still locked after ``timeout`` seconds.
+    """
+    from filelock import FileLock, Timeout
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=max(0.0, min(notice_after, timeout)))
+    except Timeout:
+        (notify or _notify_stderr)(
+            f"waiting for another process to finish writing the index in {directory} "
+            f"(lock {path}; giving up after {timeout:.0f} s)"
+        )
+        try:
+            lock.acquire(timeout=max(0.0, timeout - notice_after))
+        except Timeout:
+            raise IndexLockError(
+                f"the index in {directory} was still being written by another process after "
+                f"{timeout:.0f} s (lock {path})",
+                directory, hint="try again when the other `qa index` command or upload has finished",
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _notify_stderr(message: str) -> None:
+    print(f"qa: {message}", file=sys.stderr, flush=True)
+
+
+def _generation_on_disk(directory: Path) -> Any:
+    """The generation ``manifest.json`` names now, or None when it cannot be read."""
+    try:
+        return json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8")).get("generation")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _next_generation(directory: Path) -> int:
     """One more than any generation named by the manifest or found on disk."""
     found = [0]
@@ -751,6 +964,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Index",
     "IndexCorruptError",
+    "IndexLockError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "IndexStoreError",
@@ -761,4 +975,5 @@ __all__ = [
     "read_manifest",
     "rebuild_hint",
     "tokenize",
+    "write_lock",
 ]

@@ -7,16 +7,28 @@ question analysis → retriever → reader) and never re-implements them.
     assistant = Assistant(settings)   # cheap
     assistant.warm_up()               # loads encoder + index (builds if missing)
     assistant.ask("2023年新增了多少个托位？").text   # '124个'
+
+Thread-safe: questions may be asked from several threads. The index, retriever,
+reader and figures form one :class:`_State`, replaced whole (never modified), so
+each question reads one consistent state. :meth:`Assistant.add_files` embeds new
+documents beside the live index and swaps the new state in when it is saved, so
+questions keep being answered meanwhile; an index changed on disk by another
+process (``qa index add``) is picked up at the next question (checked at most
+every :data:`RELOAD_CHECK_S` seconds, by a ``stat`` of ``manifest.json``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.chunking import Chunk
 from qa.config import DEFAULT_CORPUS_DIR, NO_ANSWER_MESSAGE, Settings
@@ -27,6 +39,31 @@ from qa.lexicon import official_terms
 from qa.question import Question, analyze, clean_question
 from qa.reader import Answer, Reader
 from qa.retrieval import Passage, title_scope
+
+#: Seconds between two checks of the index directory for a change by another process.
+RELOAD_CHECK_S = 1.0
+#: Longest an addition waits, before each embedding batch, for the questions being
+#: answered to finish: questions go first, and an addition still advances while
+#: questions never stop coming.
+YIELD_TO_QUESTIONS_S = 2.0
+#: Questions longer than this (characters, after cleaning), and questions without
+#: Chinese (the cross-lingual path encodes their candidates' clauses), are *heavy*:
+#: answered one at a time, so however many clients send them they use about one
+#: core and ordinary questions keep the rest.
+HEAVY_QUESTION_CHARS = 100
+
+
+@dataclass(frozen=True)
+class _State:
+    """What answers questions: an index with its retriever, reader and figures.
+
+    Replaced whole, never modified, so a question that took it reads one index.
+    """
+
+    index: Any  # qa.index.Index
+    retriever: Any  # qa.retrieval.Retriever
+    reader: Reader
+    figures: list[Figure]
 
 
 @dataclass(frozen=True)
@@ -64,16 +101,39 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, *, index=None, encoder=None) -> None:
         self.settings = settings or Settings.from_env()
-        self.index = index
         self.encoder = encoder
-        self.retriever = None
-        self.reader: Reader | None = None
-        self._figures: list[Figure] = []
+        self._given_index = index
+        self._state: _State | None = None
         self._query_cache: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the query cache
+        self._warm_lock = threading.Lock()
+        self._update_lock = threading.Lock()  # one addition or reload at a time
+        self._figure_cache: dict[tuple[str, str], list[Figure]] = {}  # (doc id, chunker) → figures
+        self._watched: Path | None = None  # the index directory, when the index was loaded from it
+        self._seen: tuple | None = None  # manifest.json's stat signature last looked at
+        self._checked = 0.0  # time.monotonic() of the last look
+        self._asking = 0  # questions being answered now
+        self._idle = threading.Condition()  # notified when _asking drops to 0
+        self._heavy = threading.Lock()  # held while a heavy question is answered
         self._span_model = None
         #: Why the neural reader is not in use ("" when it is, or was not asked for).
         self.reader_warning = ""
+
+    @property
+    def index(self):
+        """The :class:`~qa.index.Index` questions are answered from now (None before
+        :meth:`warm_up` unless one was given)."""
+        return self._state.index if self._state is not None else self._given_index
+
+    @property
+    def retriever(self):
+        """The :class:`~qa.retrieval.Retriever` over :attr:`index` (None before :meth:`warm_up`)."""
+        return self._state.retriever if self._state is not None else None
+
+    @property
+    def reader(self) -> Reader | None:
+        """The :class:`~qa.reader.Reader` over :attr:`index` (None before :meth:`warm_up`)."""
+        return self._state.reader if self._state is not None else None
 
     # ----------------------------------------------------------------- set-up
     def warm_up(self, progress: bool = True) -> Assistant:
@@ -85,51 +145,74 @@ class Assistant:
             qa.index.IndexError: the index exists but is corrupt or was built
                 with another model (the message says how to rebuild).
         """
-        if self.reader is not None:
+        if self._state is not None:
             return self
+        with self._warm_lock:  # two first questions at once load once
+            if self._state is None:
+                self._load(progress)
+        return self
+
+    def _load(self, progress: bool) -> None:
         from qa.embedding import load_encoder
         from qa.index import Index, IndexNotFoundError
-        from qa.retrieval import Retriever
 
         if self.encoder is None:
             self.encoder = load_encoder(self.settings.model, self.settings.home)
-        if self.index is None:
+        index = self._given_index
+        if index is None:
+            directory = Path(self.settings.index_dir)
+            seen = _signature(directory)  # before loading: a change during the load is seen later
             try:
-                self.index = Index.load(self.settings.index_dir, self.encoder)
+                index = Index.load(directory, self.encoder)
             except IndexNotFoundError:
-                _check_can_build_into(self.settings.index_dir)
+                _check_can_build_into(directory)
                 if progress:
-                    print(f"No index in {self.settings.index_dir}; building it from the shipped corpus…",
+                    print(f"No index in {directory}; building it from the shipped corpus…",
                           file=sys.stderr)
                 from qa.documents import load_documents
 
                 documents = load_documents([DEFAULT_CORPUS_DIR])
-                self.index = Index.build(documents, self.encoder, self.settings, progress=progress)
-                self.index.save(self.settings.index_dir)
-        self.retriever = Retriever(self.index, self.encoder, self.settings)
-        self._refresh_reader()
+                index = Index.build(documents, self.encoder, self.settings, progress=progress)
+                index.save(directory)
+            self._watched, self._seen, self._checked = directory, seen, time.monotonic()
+        self._state = self._make_state(index)
         self.encoder.encode_queries(["预热"])
-        return self
 
-    def _refresh_reader(self) -> None:
+    def _make_state(self, index) -> _State:
+        """Retriever, figures and reader over ``index`` (figures of documents seen
+        before are reused); modifies nothing the current state uses."""
         from qa.figures import extract_figures
+        from qa.retrieval import Retriever
 
+        retriever = Retriever(index, self.encoder, self.settings)
         by_doc: dict[str, list[Chunk]] = {}
-        for chunk in self.index.chunks:
+        for chunk in index.chunks:
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        self._figures = [
-            fig for doc_id, chunks in by_doc.items()
-            for fig in extract_figures(self.index.documents[doc_id], chunks)
-        ]
-        self.reader = Reader(
-            self.index.documents,
-            self.index.chunks,
-            self._figures,
+        chunker = repr(sorted(index.manifest.get("chunker", {}).items()))  # figures follow the chunks
+        cache = {(doc_id, chunker): self._figure_cache.get((doc_id, chunker)) for doc_id in index.documents}
+        for (doc_id, _), figures in cache.items():
+            if figures is None:
+                cache[doc_id, chunker] = extract_figures(index.documents[doc_id], by_doc.get(doc_id, []))
+        self._figure_cache = cache
+        figures = [fig for doc_id in by_doc for fig in cache[doc_id, chunker]]
+        reader = Reader(
+            index.documents,
+            index.chunks,
+            figures,
             self.settings.abstain_threshold,
-            embed=lambda texts: self.encoder.encode_queries(texts),
+            embed=self._embed_queries,
             spans=self._span_proposer(),
             span_passages=self.settings.span_passages,
         )
+        return _State(index, retriever, reader, figures)
+
+    def _embed_queries(self, texts: list[str]):
+        """``(n, d)`` float32 query embeddings; one text is looked up in the query cache first."""
+        import numpy as np
+
+        if len(texts) == 1:
+            return np.asarray(self._query_vector(texts[0]))[None, :]
+        return self.encoder.encode_queries(texts)
 
     @property
     def reader_kind(self) -> str:
@@ -172,14 +255,48 @@ class Assistant:
         return self._span_model
 
     # -------------------------------------------------------------- answering
-    def prepare(self, question: str, history: Sequence[str] = (),
-                doc_ids: Iterable[str] | None = None) -> Prepared:
-        """Everything before answer selection: the cleaned question, the standalone
-        question (a follow-up rewritten with ``history``), its analysis and the
-        retrieved passages. ``q`` is None when there is no question to answer
-        (empty, or punctuation only). :meth:`ask` and the scorer's training
-        (:mod:`qa.reader.fit`) both start here."""
+    def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the earlier user questions, oldest first
+        (only the last ``settings.max_history`` are used).
+
+        ``doc_ids`` restricts retrieval to those documents (reading-comprehension
+        evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
+        abstained :class:`Answer` whose ``notice`` says why. The answer holds the cleaned
+        question (:func:`~qa.question.clean_question`), never the raw one, so every string
+        in it is valid Unicode. Thread-safe; heavy questions (see :data:`HEAVY_QUESTION_CHARS`)
+        are answered one at a time.
+        """
         self.warm_up(progress=False)
+        with self._idle:
+            self._asking += 1
+        try:
+            return self._ask(self._current(), question, history, doc_ids)
+        finally:
+            with self._idle:
+                self._asking -= 1
+                if not self._asking:
+                    self._idle.notify_all()
+
+    def _ask(self, state: _State, question: str, history: Sequence[str],
+             doc_ids: Iterable[str] | None) -> Answer:
+        prepared = self.prepare(question, history, doc_ids, state=state)
+        if prepared.q is None:
+            return Answer(prepared.text, "", "", "", None, 0.0, True, notice="请输入问题。")
+        if _is_heavy(prepared):
+            with self._heavy:
+                return state.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
+        return state.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
+
+    def prepare(self, question: str, history: Sequence[str] = (),
+                doc_ids: Iterable[str] | None = None, state: _State | None = None) -> Prepared:
+        """Everything before answer selection: the cleaned question, the standalone
+        question (a follow-up rewritten with the last ``settings.max_history`` items of
+        ``history``, everyday indicator words in the reports' own terms), its analysis
+        and the retrieved passages. ``q`` is None when there is no question (empty, or
+        punctuation only); a question without content gets no passages. :meth:`ask`
+        and the scorer's training (:mod:`qa.reader.fit`) both start here."""
+        self.warm_up(progress=False)
+        state = state or self._current()
         text, notice = clean_question(question, self.settings.max_question_chars)
         if not re.search(r"\w", text):  # empty, or punctuation only
             return Prepared(question, text, notice, "", None, [])
@@ -191,34 +308,23 @@ class Assistant:
         if not q.has_content:  # numbers, code or format strings alone: nothing to look up
             return Prepared(question, text, notice, standalone, q, [])
         if doc_ids is None and cleaned_history and standalone != official_terms(text):
-            doc_ids = self._focus(standalone, cleaned_history)
-        return Prepared(question, text, notice, standalone, q, self.search(standalone, doc_ids=doc_ids))
+            doc_ids = self._focus(state, standalone, cleaned_history)
+        prepared = Prepared(question, text, notice, standalone, q, [])
+        if _is_heavy(prepared):
+            with self._heavy:
+                return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
+        return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
 
-    def _focus(self, standalone: str, history: Sequence[str]) -> set[str] | None:
+    def _focus(self, state: _State, standalone: str, history: Sequence[str]) -> set[str] | None:
         """The document a follow-up stays on: the one the previous question was
         answered from (its best passage), unless the follow-up names documents
         of its own (:func:`qa.retrieval.title_scope`). None: no restriction."""
-        documents = self.index.documents.values()
-        if len(self.index.documents) < 2 or title_scope(standalone, documents) is not None:
+        documents = state.index.documents
+        if len(documents) < 2 or title_scope(standalone, documents.values()) is not None:
             return None
-        previous = rewrite(history[-1], history[:-1])
-        best = self.search(previous, k=1)
+        previous = official_terms(rewrite(history[-1], history[:-1]))
+        best = self._search(state, previous, k=1)
         return {best[0].chunk.doc_id} if best else None
-
-    def ask(self, question: str, history: Sequence[str] = (), doc_ids: Iterable[str] | None = None) -> Answer:
-        """Answer ``question``; ``history`` holds the earlier user questions, oldest first
-        (only the last ``settings.max_history`` are used).
-
-        ``doc_ids`` restricts retrieval to those documents (reading-comprehension
-        evaluation); see :meth:`search`. Never raises on bad input: an empty question gives an
-        abstained :class:`Answer` whose ``notice`` says why. The answer holds the cleaned
-        question (:func:`~qa.question.clean_question`), never the raw one, so every string
-        in it is valid Unicode.
-        """
-        prepared = self.prepare(question, history, doc_ids)
-        if prepared.q is None:
-            return Answer(prepared.text, "", "", "", None, 0.0, True, notice="请输入问题。")
-        return self.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
 
     def search(self, query: str, k: int | None = None, retriever: str | None = None,
                doc_ids: Iterable[str] | None = None) -> list[Passage]:
@@ -228,9 +334,54 @@ class Assistant:
         some documents' titles searches those (:func:`qa.retrieval.title_scope`).
         """
         self.warm_up(progress=False)
-        ids = set(doc_ids) if doc_ids is not None else title_scope(query, self.index.documents.values())
-        return self.retriever.search(query, k=k or self.settings.top_k, retriever=retriever,
-                                     doc_ids=ids, query_vector=self._query_vector(query))
+        return self._search(self._current(), query, k, retriever, doc_ids)
+
+    def _search(self, state: _State, query: str, k: int | None = None, retriever: str | None = None,
+                doc_ids: Iterable[str] | None = None) -> list[Passage]:
+        ids = set(doc_ids) if doc_ids is not None else title_scope(query, state.index.documents.values())
+        return state.retriever.search(query, k=k or self.settings.top_k, retriever=retriever,
+                                      doc_ids=ids, query_vector=self._query_vector(query))
+
+    def _current(self) -> _State:
+        """The state to answer from, after picking up an index another process
+        changed on disk (see :meth:`reload_if_changed`)."""
+        if self._watched is not None and time.monotonic() - self._checked >= RELOAD_CHECK_S:
+            self.reload_if_changed()
+        return self._state
+
+    def reload_if_changed(self) -> bool:
+        """Load the index again if another process saved a new generation of it.
+
+        Cheap when nothing changed (one ``stat`` of ``manifest.json``). While an
+        addition or another reload is under way, returns at once (False): that
+        one installs the newest index. An index that cannot be loaded (rebuilt
+        with another model, say) is reported on stderr once and the current one
+        kept. Returns True when a new index was swapped in.
+        """
+        from qa.index import Index, IndexStoreError, read_manifest
+
+        if self._watched is None or self._state is None:
+            return False
+        self._checked = time.monotonic()
+        seen = _signature(self._watched)
+        if seen == self._seen or not self._update_lock.acquire(blocking=False):
+            return False
+        try:
+            current = self._state.index.manifest.get("generation")
+            if read_manifest(self._watched).get("generation") == current:
+                self._seen = seen
+                return False
+            index = Index.load(self._watched, self.encoder)
+            self._state = self._make_state(index)
+            self._seen = seen
+            return True
+        except IndexStoreError as exc:
+            self._seen = seen
+            print(f"qa: warning: the index in {self._watched} changed on disk but cannot be "
+                  f"loaded ({exc}); answering from the index loaded before", file=sys.stderr)
+            return False
+        finally:
+            self._update_lock.release()
 
     def clear_query_cache(self) -> None:
         """Forget the cached query embeddings (benchmarks that time encoding call this)."""
@@ -254,17 +405,17 @@ class Assistant:
     def documents(self) -> list[Document]:
         """The indexed documents, in index order."""
         self.warm_up(progress=False)
-        return list(self.index.documents.values())
+        return list(self._current().index.documents.values())
 
     def document(self, doc_id: str) -> Document:
         """The document with id ``doc_id``; ``KeyError`` if not indexed."""
         self.warm_up(progress=False)
-        return self.index.documents[doc_id]
+        return self._current().index.documents[doc_id]
 
     def chunk(self, chunk_id: str) -> Chunk:
         """The chunk with id ``chunk_id``; ``KeyError`` if not indexed."""
         self.warm_up(progress=False)
-        for chunk in self.index.chunks:
+        for chunk in self._current().index.chunks:
             if chunk.id == chunk_id:
                 return chunk
         raise KeyError(chunk_id)
@@ -274,25 +425,46 @@ class Assistant:
         from qa.figures import filter_figures
 
         self.warm_up(progress=False)
-        return filter_figures(self._figures, query=query, period=period)
+        return filter_figures(self._current().figures, query=query, period=period)
 
     def add_files(self, paths: Sequence[str | Path]) -> list[str]:
         """Add documents to the index and save it; returns the ids of new documents.
 
-        Raises ``qa.documents.DocumentError`` for an unreadable or unsupported file.
+        The documents are embedded beside the live index (questions are answered
+        from it meanwhile, from other threads); the new index is saved (merged
+        with whatever another process saved since, see :meth:`qa.index.Index.save`)
+        and then swapped in. Additions from several threads run one at a time.
+        Questions go first: before each embedding batch the addition waits (up to
+        :data:`YIELD_TO_QUESTIONS_S`) until no question is being answered.
+
+        Raises ``qa.documents.DocumentError`` for an unreadable or unsupported file,
+        ``qa.index.IndexLockError`` when another writer holds the index too long.
         """
         from qa.documents import load_documents
 
         self.warm_up(progress=False)
-        added = self.index.add(load_documents(paths), self.encoder)
-        if added:
-            self.index.save(self.settings.index_dir)
-            self._refresh_reader()
+        documents = load_documents(paths)
+        with self._update_lock:
+            index, added = self._state.index.extended(documents, self.encoder,
+                                                      pause=self._yield_to_questions)
+            if added:
+                index.save(self.settings.index_dir)
+                self._state = self._make_state(index)
         return added
+
+    def _yield_to_questions(self) -> None:
+        """Wait (at most :data:`YIELD_TO_QUESTIONS_S`) until no question is being answered."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._asking == 0, timeout=YIELD_TO_QUESTIONS_S)
+
+
+def _is_heavy(prepared: Prepared) -> bool:
+    """A question answered one at a time: long, or without Chinese (the cross-lingual path)."""
+    return prepared.q is not None and (prepared.q.english or len(prepared.standalone) > HEAVY_QUESTION_CHARS)
 
 
 #: Files that may sit in an index directory before the first build (the repo's index/README.md).
-_INDEX_DIR_EXTRAS = {"README.md", ".gitkeep"}
+_INDEX_DIR_EXTRAS = {"README.md", ".gitkeep", ".lock"}
 
 
 def _check_can_build_into(directory: Path) -> None:
@@ -311,6 +483,18 @@ def _check_can_build_into(directory: Path) -> None:
             f"there; to index the documents in it run `qa index build {directory} --index DIR`, "
             "or give an empty or new directory as --index"
         )
+
+
+def _signature(directory: Path) -> tuple | None:
+    """``(mtime_ns, size, inode)`` of ``directory/manifest.json``, or None when absent.
+
+    :meth:`qa.index.Index.save` replaces the manifest with a new file, so any save
+    changes it."""
+    try:
+        st = os.stat(Path(directory) / "manifest.json")
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def abstention_text(answer: Answer) -> str:

@@ -57,6 +57,11 @@ from qa.reader.spans import (
 from qa.retrieval import Passage
 from qa.script import fold
 
+#: Bounds of the cross-lingual re-ranking (:meth:`CandidateGenerator._rerank_semantic`): the
+#: candidates re-ranked, and the characters encoded of each clause and of the question.
+SEMANTIC_CANDIDATES = 40
+SEMANTIC_CLAUSE_CHARS = 100
+SEMANTIC_QUESTION_CHARS = 200
 #: Office titles a person's name follows (代区长 included as 区长's longer form).
 _TITLES = re.compile(r"代?(?:省长|市长|区长|县长|旗长|州长|镇长|乡长|主任|书记|局长|主席|厅长|部长|院长|校长|董事长|总经理)")
 #: Questions that ask for a person.
@@ -413,11 +418,19 @@ class CandidateGenerator:
         Weighted 0.3 against 0.7 for the candidate's own fit: at clause level
         multilingual-e5-small separates related Chinese terms poorly across
         languages (``childcare places`` is closer to 托育驿站 than to 托位).
+
+        Bounded work whatever the input: at most :data:`SEMANTIC_CANDIDATES`
+        candidates, each distinct clause cut to :data:`SEMANTIC_CLAUSE_CHARS` and
+        encoded once, the question cut to :data:`SEMANTIC_QUESTION_CHARS`.
         """
-        found = sorted(found, key=lambda c: c.rule_confidence, reverse=True)[:40]
-        clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end) for c in found]
-        vectors = self.embed([q.text, *clauses])
-        sims = vectors[1:] @ vectors[0]
+        found = sorted(found, key=lambda c: c.rule_confidence, reverse=True)[:SEMANTIC_CANDIDATES]
+        clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end)[:SEMANTIC_CLAUSE_CHARS]
+                   for c in found]
+        distinct = list(dict.fromkeys(clauses))  # candidates in one clause: encoded once
+        # the question apart, so the clauses are not padded to its length
+        question = self.embed([q.text[:SEMANTIC_QUESTION_CHARS]])[0]
+        sim_of = dict(zip(distinct, self.embed(distinct) @ question, strict=True))
+        sims = [sim_of[clause] for clause in clauses]
         out = []
         for cand, sim in zip(found, sims, strict=True):
             semantic = float(np.clip((sim - 0.7) / 0.2, 0.0, 1.0))
