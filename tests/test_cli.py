@@ -262,7 +262,7 @@ def test_ask_from_another_directory_uses_the_users_index(tmp_path, corpus_copy, 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    code, out, err = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules")
+    code, out, err = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules", "--threshold", "0")
     assert code == 0, err
     assert "答案: 12345" in out
     assert "No index" not in err and list(elsewhere.iterdir()) == []
@@ -299,6 +299,7 @@ def test_citation_of_a_paragraph_without_section(tmp_path, fake_model, capsys):
     (tmp_path / "notice.txt").write_text("防汛值班安排\n今年防汛值班电话为12345。\n", encoding="utf-8")
     index_dir = str(tmp_path / "idx")
     assert run(capsys, "index", "build", str(tmp_path / "notice.txt"), "--index", index_dir, "--no-progress")[0] == 0
-    code, out, _ = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules", "--index", index_dir)
+    code, out, _ = run(capsys, "ask", "今年防汛值班电话是多少？", "--reader", "rules", "--threshold", "0",
+                       "--index", index_dir)
     assert code == 0
     assert "出处: 防汛值班安排（第 1 段，字符 16–21）" in out.splitlines()

@@ -312,7 +312,11 @@ def test_answers_from_a_document_another_process_added(tmp_path, encoder, monkey
 
 
 def test_cross_lingual_question_encodes_a_bounded_text(assistant, monkeypatch):
-    from qa.reader import SEMANTIC_CANDIDATES, SEMANTIC_CLAUSE_CHARS, SEMANTIC_QUESTION_CHARS
+    from qa.reader.candidates import (
+        SEMANTIC_CANDIDATES,
+        SEMANTIC_CLAUSE_CHARS,
+        SEMANTIC_QUESTION_CHARS,
+    )
 
     calls: list[list[str]] = []
     encode = assistant.encoder.encode_queries
@@ -322,7 +326,7 @@ def test_cross_lingual_question_encodes_a_bounded_text(assistant, monkeypatch):
         return encode(texts, *args, **kwargs)
 
     monkeypatch.setattr(assistant.encoder, "encode_queries", spy)
-    question = "%s" * 250  # 500 characters, no Chinese: the cross-lingual path
+    question = ("How many childcare places and nursery stations were added in 2023? " * 8)[:500]  # no Chinese
     assistant.clear_query_cache()
     assistant.ask(question)
     batches = [texts for texts in calls if len(texts) > 1]

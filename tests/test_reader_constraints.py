@@ -70,6 +70,10 @@ def test_period_agreement_refuses_a_multi_year_total_for_one_year():
     ("新增了多少个托位？", "亿元", -1.0),
     ("新增了多少个托位？", "个", 1.0),
     ("有什么进展？", "个", 0.0),
+    ("空气质量优良天数有多少天？", "台", -1.0),
+    ("空气质量优良天数有多少天？", "天", 1.0),
+    ("新修了多少公里道路？", "公里", 1.0),
+    ("新修了多少公里道路？", "万平方米", -1.0),
 ])
 def test_unit_agreement(question, unit, agreement):
     assert constraints.unit_agreement(analyze(question), unit) == agreement

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.question import TIME_WORDS, content_terms
+from qa.question import TIME_WORDS, content_terms, place_names
 
 _LEAD = re.compile(r"^(?:那么|那|还有|另外|然后|而|and|what about|how about)\s*", re.I)
 _TAIL = re.compile(r"[呢吗呀啊]?[?？。.!！\s]*$")
 _ASK = re.compile(r"多少|几|哪|什么|谁|何时|如何|怎么|怎样|为什么|是否|吗")
 #: Words that ask about another aspect of the same topic (appended, not substituted).
 ASPECT_WORDS = ("增长目标", "目标", "计划", "增速", "增幅", "增长", "同比", "变化", "占比", "比重", "完成情况")
-_PRONOUN = re.compile(r"^(?:它|其|该|这个|那个|这项|此)")
+_PRONOUN = re.compile(r"^(?:它|其|该|这个|那个|这项|这些|那些|此)")
 _TOPIC_AFTER_WH = re.compile(r"(?:多少|几)(?:个|家|件|次|名|项|场|部|条|起|所|户|座|人次|人)?([\u4e00-\u9fff]{2,8})")
 _TOPIC_BEFORE_WH = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|有|为|达到|达)?(?:多少|几|哪|什么)")
 _QUESTION_TAIL = re.compile(r"(?:是|有|为|达到|达)?(?:多少|几)[^，。？?]*[?？]?$")
@@ -59,14 +59,24 @@ def _resolve(question: str, previous: str) -> str:
     """A follow-up ``question`` made standalone with ``previous`` (already standalone)."""
     core = _core(question)
     years = [m.group(0) for m in TIME_WORDS.finditer(core)]
-    rest = _PRONOUN.sub("", TIME_WORDS.sub("", core)).strip("的 ")
+    places = [p for p in place_names(core) if p.strong]
+    rest = TIME_WORDS.sub("", core)
+    for place in places:
+        rest = rest.replace(place.word, "")
+    rest = _PRONOUN.sub("", rest).strip("的 ")
     base = previous
     if years:
         base = _replace_years(base, years[0])
+    if places:  # 甲川市的旅游收入呢？ after a question about 乙岭市: the new place replaces the old
+        base = _replace_place(base, places[0].word)
     if not rest:
         return base
     if _ASK.search(rest):
         topic = _topic(previous)
+        at = base.find(topic) if topic else -1
+        own = [t for t in content_terms(rest) if t not in ASPECT_WORDS]
+        if own and at >= 0 and _QUESTION_TAIL.match(base, at + len(topic)):
+            return f"{base[:at]}{rest}？"  # the previous question's period and place, the new topic
         return f"{years[0] if years else ''}{topic}{'的' if topic else ''}{rest}？"
     aspect = next((w for w in ASPECT_WORDS if rest.endswith(w)), "")
     if aspect:
@@ -88,9 +98,18 @@ def _replace_years(text: str, year: str) -> str:
     return f"{year}{'' if year.endswith('年') else '年'}{text}"
 
 
+def _replace_place(text: str, place: str) -> str:
+    """``text`` with its first strong place name replaced by ``place`` (prepended when it names none)."""
+    old = next((p.word for p in place_names(text) if p.strong), "")
+    return text.replace(old, place, 1) if old else f"{place}{text}"
+
+
 def _topic(question: str) -> str:
-    """The thing asked about: the words after ``多少个`` or before ``是多少``."""
+    """The thing asked about: the words after ``多少个`` or before ``是多少``,
+    the period and the place left out (``乙岭市2023年接待游客多少？`` → ``接待游客``)."""
     core = TIME_WORDS.sub("", _core(question))
+    for place in place_names(core):
+        core = core.replace(place.word, "") if place.strong else core
     match = _TOPIC_AFTER_WH.search(core)
     if match:
         return match.group(1)

@@ -28,7 +28,10 @@ def _rules() -> tuple[tuple[re.Pattern, str], ...]:
 def official_terms(question: str) -> str:
     """``question`` with everyday indicator words replaced by the official ones
     (each rule once, first match; a question that names the indicator already
-    is unchanged). Pure; never raises on any string."""
+    is unchanged; a question without Chinese is returned as it is). Pure; never
+    raises on any string."""
+    if not re.search(r"[\u3400-\u9fff]", question):  # English: left to the cross-lingual path
+        return question
     out = question
     for pattern, official in _rules():
         if official.replace("\\1", "") in out:

@@ -36,7 +36,7 @@ from qa.conversation import rewrite
 from qa.documents import Document
 from qa.figures import Figure
 from qa.lexicon import official_terms
-from qa.question import Question, analyze, clean_question
+from qa.question import Question, analyze, clean_question, place_names
 from qa.reader import Answer, Reader
 from qa.retrieval import Passage, title_scope
 
@@ -307,20 +307,24 @@ class Assistant:
         q = analyze(standalone)
         if not q.has_content:  # numbers, code or format strings alone: nothing to look up
             return Prepared(question, text, notice, standalone, q, [])
-        if doc_ids is None and cleaned_history and standalone != official_terms(text):
-            doc_ids = self._focus(state, standalone, cleaned_history)
+        if doc_ids is None and cleaned_history:
+            doc_ids = self._focus(state, text, standalone, cleaned_history)
         prepared = Prepared(question, text, notice, standalone, q, [])
         if _is_heavy(prepared):
             with self._heavy:
                 return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
         return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
 
-    def _focus(self, state: _State, standalone: str, history: Sequence[str]) -> set[str] | None:
-        """The document a follow-up stays on: the one the previous question was
-        answered from (its best passage), unless the follow-up names documents
-        of its own (:func:`qa.retrieval.title_scope`). None: no restriction."""
+    def _focus(self, state: _State, text: str, standalone: str, history: Sequence[str]) -> set[str] | None:
+        """The document a question in a conversation stays on: the one the
+        previous question was answered from (its best passage), unless the
+        question names a place (:func:`qa.question.place_names`) or documents of
+        its own (:func:`qa.retrieval.title_scope`).
+        None: no restriction."""
         documents = state.index.documents
-        if len(documents) < 2 or title_scope(standalone, documents.values()) is not None:
+        if len(documents) < 2 or any(p.strong for p in place_names(text)):
+            return None  # the question names its own place
+        if title_scope(standalone, documents.values()) is not None:
             return None
         previous = official_terms(rewrite(history[-1], history[:-1]))
         best = self._search(state, previous, k=1)

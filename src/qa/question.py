@@ -94,6 +94,65 @@ _META = re.compile(
 )
 
 
+#: Administrative suffixes of Chinese place names (longest first).
+PLACE_SUFFIXES = ("自治州", "自治县", "街道", "省", "市", "区", "县", "镇", "乡", "旗", "州")
+#: Words that end like a place but name none (``全市``, ``地区生产总值``).
+_NOT_PLACES = re.compile(r"^(?:全|本|我|该|各|城|市|地|社|辖|景|园|新|老|小|山)")
+#: jieba tags of words that can name a place before a suffix word (person, place, other proper
+#: names, nouns), and of words that never name one (time, numbers, measure words, verbs, pronouns).
+_NAME_FLAGS = frozenset({"ns", "nr", "nz", "nt", "n", "j", "nrt", "nrfg"})
+_NOT_NAME_FLAGS = frozenset({"t", "m", "q", "v", "vn", "d", "r", "p", "c", "u", "a", "f", "mq"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place named in a question: ``word`` as written (``北京市``, ``东柳街道``),
+    its ``stem`` without the administrative suffix (``北京``, ``东柳``), and whether
+    it is ``strong`` (suffixed) or only tagged as a place by jieba (``郑州``)."""
+
+    word: str
+    stem: str
+    strong: bool
+
+
+@lru_cache(maxsize=4096)
+def place_names(text: str) -> tuple[Place, ...]:
+    """Place names in ``text``, in order.
+
+    Strong: a word of 3+ characters ending in an administrative suffix
+    (``保定市``, ``海拉尔区``), or a name followed by a suffix word (``东柳`` +
+    ``街道``). Weak: a word jieba tags as a place (``ns``) without a suffix
+    (``郑州``; jieba also tags ``新建`` so). Time words, numbers and generic
+    words (``全市``, ``地区``) are not places.
+    """
+    import jieba.posseg
+
+    words = [(w, flag) for w, flag in jieba.posseg.lcut(text)]
+    found: dict[str, Place] = {}
+    for i, (word, flag) in enumerate(words):
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2,}", word) or flag in _NOT_NAME_FLAGS or _NOT_PLACES.match(word):
+            continue
+        nxt = words[i + 1][0] if i + 1 < len(words) else ""
+        if len(word) >= 3 and word.endswith(PLACE_SUFFIXES):
+            place = Place(word, _stem(word), True)
+        elif nxt in PLACE_SUFFIXES and flag in _NAME_FLAGS:
+            place = Place(word + nxt, word, True)
+        elif flag == "ns":
+            place = Place(word, word, False)
+        else:
+            continue
+        if len(place.stem) >= 2 and (place.stem not in found or place.strong):
+            found[place.stem] = place
+    return tuple(found.values())
+
+
+def _stem(place: str) -> str:
+    for suffix in PLACE_SUFFIXES:
+        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
+            return place[: -len(suffix)]
+    return place
+
+
 @dataclass(frozen=True)
 class Question:
     """The analysis of one question.

@@ -104,6 +104,11 @@ class Reader:
             return []
         probabilities = self.scorer.probability(features)
         order = np.argsort(-probabilities, kind="stable")
+        if q.english:
+            # Cross-lingual questions have no words to match, and the gold data hold one
+            # such question: candidates keep the order of the encoder's question↔clause
+            # similarity (CandidateGenerator._rerank_semantic); the scorer gives confidence.
+            order = np.argsort([-c.rule_confidence for c in candidates], kind="stable")
         return [(candidates[i], float(probabilities[i])) for i in order]
 
     def read(self, q: Question, passages: Sequence[Passage], question: str, notice: str = "") -> Answer:

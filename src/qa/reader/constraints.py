@@ -14,16 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.documents import Document
-from qa.question import YEAR, Question
+from qa.question import YEAR, Question, place_names
 
-#: Administrative suffixes of Chinese place names (longest first).
-PLACE_SUFFIXES = ("自治州", "自治县", "街道", "省", "市", "区", "县", "镇", "乡", "旗", "州")
-#: Words that end like a place but name none (``全市``, ``地区生产总值``).
-_NOT_PLACES = re.compile(r"^(?:全|本|我|该|各|城|市|地|社|辖|景|园|新|老|小|山)")
-#: jieba tags of words that can name a place before a suffix word (person, place, other proper
-#: names, nouns), and of words that never name one (time, numbers, measure words, verbs, pronouns).
-_NAME_FLAGS = frozenset({"ns", "nr", "nz", "nt", "n", "j", "nrt", "nrfg"})
-_NOT_NAME_FLAGS = frozenset({"t", "m", "q", "v", "vn", "d", "r", "p", "c", "u", "a", "f", "mq"})
 #: How far into a document its own place is named (title, header, opening).
 HEADER_CHARS = 300
 CURRENCY = ("元",)
@@ -72,38 +64,10 @@ def document_scope(doc: Document) -> DocumentScope:
                   doc.text, doc.body_start)
 
 
-@lru_cache(maxsize=4096)
 def question_places(text: str) -> tuple[tuple[str, bool], ...]:
-    """Place names in a question as ``(stem, strong)`` pairs (``北京市`` → ``("北京", True)``).
-
-    Strong: a word of 3+ characters ending in an administrative suffix
-    (``保定市``, ``海拉尔区``), or a name followed by a suffix word (``东柳`` +
-    ``街道``). Weak: a word jieba tags as a place (``ns``) without a suffix
-    (``郑州``; jieba also tags ``新建`` so), which never vetoes on its own.
-    Time words, numbers and generic words (``全市``, ``地区``) are not places.
-    """
-    import jieba.posseg
-
-    words = [(w, flag) for w, flag in jieba.posseg.lcut(text)]
-    places: dict[str, bool] = {}
-    for i, (word, flag) in enumerate(words):
-        if not re.fullmatch(r"[\u4e00-\u9fff]{2,}", word) or flag in _NOT_NAME_FLAGS or _NOT_PLACES.match(word):
-            continue
-        nxt = words[i + 1][0] if i + 1 < len(words) else ""
-        if len(word) >= 3 and word.endswith(PLACE_SUFFIXES):
-            places[_stem(word)] = True
-        elif nxt in PLACE_SUFFIXES and flag in _NAME_FLAGS:
-            places[word] = True
-        elif flag == "ns":
-            places.setdefault(word, False)
-    return tuple((p, strong) for p, strong in places.items() if len(p) >= 2)
-
-
-def _stem(place: str) -> str:
-    for suffix in PLACE_SUFFIXES:
-        if place.endswith(suffix) and len(place) - len(suffix) >= 2:
-            return place[: -len(suffix)]
-    return place
+    """Place names in a question as ``(stem, strong)`` pairs (``北京市`` → ``("北京", True)``);
+    see :func:`qa.question.place_names`."""
+    return tuple((p.stem, p.strong) for p in place_names(text))
 
 
 def place_agreement(q: Question, doc: Document, sentence: str) -> float:
@@ -188,10 +152,15 @@ def unit_class(unit: str) -> str:
 
 def unit_agreement(q: Question, unit: str) -> float:
     """+1 when a figure's unit is of the kind asked for, -1 when it is of another
-    known kind, 0 when either is unknown."""
+    known kind, 0 when either is unknown. A measure word the question names
+    (``多少天``, ``多少公里``; not the generic ``个``) must be the figure's own:
+    ``208台`` does not answer ``有多少天``."""
     want, have = expected_unit_class(q), unit_class(unit)
-    if not want or not have:
-        return 0.0
-    if want == "money" and have == "percent" and q.wants_change:
-        return 0.0
-    return 1.0 if want == have else -1.0
+    if want and have:
+        if want == "money" and have == "percent" and q.wants_change:
+            return 0.0
+        return 1.0 if want == have else -1.0
+    hint = q.unit_hint
+    if hint and hint != "个" and unit and not q.wants_change and unit not in PERCENT:
+        return 1.0 if hint in unit or unit.endswith(hint[-1]) else -1.0
+    return 0.0
