@@ -44,3 +44,12 @@ def test_a_very_long_chain_of_follow_ups_resolves_without_recursion():
 def test_only_the_chain_back_to_a_standalone_question_is_used():
     history = ["2023年完成固定资产投资多少？", "2023年新增了多少个托位？", "托育驿站呢？"]
     assert rewrite("那2024年呢？", history) == "2024年新增了多少个托育驿站？"
+
+
+def test_a_follow_up_that_names_a_place_moves_to_it():
+    assert rewrite("甲川市的旅游收入呢？", ["乙岭市2023年接待游客多少？"]) == "甲川市2023年旅游收入多少？"
+    assert rewrite("旅游收入呢？", ["乙岭市2023年接待游客多少？"]) == "乙岭市2023年旅游收入多少？"
+
+
+def test_a_new_topic_keeps_the_previous_period_and_place():
+    assert rewrite("那旅游收入是多少？", ["2013年海拉尔区旅游接待人数是多少？"]) == "2013年海拉尔区旅游收入是多少？"
