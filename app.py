@@ -544,13 +544,17 @@ def serve(
         css=APP_CSS,
         footer_links=["api"],
     )
-    print(f"qa app ready: {url}", flush=True)
-    if block:
-        try:
-            demo.block_thread()  # returns on Ctrl-C or SIGTERM (see stop_on_signals)
-        finally:
-            demo.close()
-            shutil.rmtree(getattr(demo, "export_dir", ""), ignore_errors=True)
+    if not block:
+        print(f"qa app ready: {url}", flush=True)
+        return url
+    try:
+        print(f"qa app ready: {url}", flush=True)
+        demo.block_thread()  # returns on Ctrl-C or SIGTERM (see stop_on_signals)
+    except KeyboardInterrupt:  # a signal before block_thread took over (e.g. during the print)
+        pass
+    finally:
+        demo.close()
+        shutil.rmtree(getattr(demo, "export_dir", ""), ignore_errors=True)
     return url
 
 
