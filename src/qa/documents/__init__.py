@@ -1,4 +1,4 @@
-"""Read files (txt, md, html; UTF-8 or GBK/GB18030) into :class:`Document` records.
+"""Read files (txt, md, html; UTF-8 or GBK/GB18030; PDF text layer; Word .docx) into :class:`Document` records.
 
 Contract (other modules code against it):
 
@@ -24,6 +24,12 @@ into the file's decoded characters stays valid after the first CRLF-free line:
 
 For HTML the text is the extracted article: the title on the first line, then
 one line per block (paragraph, list item, heading) of the article body.
+
+For PDF (:mod:`qa.documents.pdf`) and DOCX (:mod:`qa.documents.docx`) the text is
+the project's own extraction: paragraphs re-joined, running headers, footers and
+page numbers dropped, tables as one line per row (:mod:`qa.documents.tables`).
+A PDF's page map is ``metadata["pages"]``: the character offset where each page
+starts, comma-separated (:func:`page_starts`, :func:`page_of`).
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 #: File suffixes :func:`load_document` reads (lower case).
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+#: Legacy binary office formats: tried in folders too, so they are reported with how to convert them.
+LEGACY_SUFFIXES = (".doc", ".wps")
 #: Characters treated as spaces around and between Chinese text (ASCII space,
 #: tab, ideographic space U+3000 used for indentation, no-break space).
 SPACE = " \t\u3000\xa0"
@@ -101,6 +109,26 @@ class Document:
     body_end: int = -1  # -1 means len(text)
 
 
+def page_starts(doc: Document) -> list[int]:
+    """The character offset where each page of ``doc`` starts (``[]`` without a page map)."""
+    raw = doc.metadata.get("pages", "")
+    try:
+        return [int(x) for x in raw.split(",")] if raw else []
+    except ValueError:
+        return []
+
+
+def page_of(doc: Document, offset: int) -> int | None:
+    """The page (1-based) holding character ``offset`` of ``doc.text``, or None when
+    the document has no page map (text, HTML, DOCX)."""
+    import bisect
+
+    starts = page_starts(doc)
+    if not starts:
+        return None
+    return max(1, bisect.bisect_right(starts, offset))
+
+
 def document_id(text: str) -> str:
     """The id of a document whose canonical text is ``text``: 16 hex digits of SHA-256 (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -126,6 +154,12 @@ def load_document(path: str | Path) -> Document:
     except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a symlink loop
         p = Path(os.path.abspath(given))
     suffix = given.suffix.lower()  # the name the user gave (a link's own name)
+    if suffix in LEGACY_SUFFIXES:
+        raise DocumentError.at(
+            p,
+            f"legacy {suffix} file is not supported: convert it first, "
+            f"e.g. libreoffice --headless --convert-to docx {given.name}",
+        )
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError.at(
             p,
@@ -137,13 +171,31 @@ def load_document(path: str | Path) -> Document:
     except OSError as exc:
         shown = Path(os.path.abspath(given))  # a link's own path, not its missing target
         raise DocumentError.at(shown, f"cannot read file: {_os_error_reason(exc, given)}") from exc
-    raw, encoding = decode_bytes(data, source=str(p))
-    if suffix in (".html", ".htm"):
+    extra: dict[str, str] = {}
+    if suffix in (".pdf", ".docx"):
+        if not data:
+            raise DocumentError.at(p, "empty file (0 bytes)")
+        encoding = "binary"
+        if suffix == ".pdf":
+            from qa.documents.pdf import pdf_text
+
+            raw, starts, extra = pdf_text(p)
+            extra["pages"] = ",".join(map(str, starts))
+        else:
+            from qa.documents.docx import docx_text
+
+            raw, extra = docx_text(p)
+        text = raw.translate(_CONTROL_MAP)  # same length
+        metadata, body_start = parse_header(text)
+        body_end = _footer_start(text, body_start, len(text))
+    elif suffix in (".html", ".htm"):
+        raw, encoding = decode_bytes(data, source=str(p))
         text, metadata = html_to_text(raw)
         # the first line is the title; a page with nothing after it has no body
         body_start = (text.find("\n") + 1 or len(text)) if metadata.get("title") else 0
         body_end = _footer_start(text, body_start, len(text))
     else:
+        raw, encoding = decode_bytes(data, source=str(p))
         text = normalize_text(raw)
         if suffix == ".md":
             metadata, body_start = _markdown_header(text)
@@ -157,7 +209,7 @@ def load_document(path: str | Path) -> Document:
         )
     if not _has_content(text, body_start, body_end):
         raise DocumentError.at(p, "no body text after removing metadata and boilerplate")
-    metadata = {"format": suffix.lstrip("."), "encoding": encoding, **metadata}
+    metadata = {"format": suffix.lstrip("."), "encoding": encoding, **extra, **metadata}
     title = _visible_strip(metadata.get("title", "")) or _first_line(text, body_start, body_end) or p.stem
     metadata["title"] = title
     doc = Document(
@@ -344,7 +396,7 @@ def _expand(paths: Iterable[str | Path], other: Counter | None = None) -> list[P
                     continue
                 if any(part.startswith(".") for part in f.relative_to(p).parts) or SKIPPED_NAMES.match(f.name):
                     continue
-                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                if f.suffix.lower() in SUPPORTED_SUFFIXES + LEGACY_SUFFIXES:
                     files.append(f)
                 elif other is not None:
                     other[f.suffix.lower() or "(no suffix)"] += 1
