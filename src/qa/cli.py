@@ -419,7 +419,8 @@ def _run_ask(args: argparse.Namespace) -> int:
               + doc.text[c.end:c.sentence_end])
     print(f"答案: {answer.text}")
     print(f"原文: {marked}")
-    print(f"出处: {' > '.join([c.title, *c.section_path])}（第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
+    page = f"第 {c.page} 页，" if c.page is not None else ""
+    print(f"出处: {' > '.join([c.title, *c.section_path])}（{page}第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
     print(f"置信度: {answer.confidence:.2f}")
     if answer.alternatives:
         print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))

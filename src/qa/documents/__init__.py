@@ -187,6 +187,9 @@ def load_document(path: str | Path) -> Document:
             raw, extra = docx_text(p)
         text = raw.translate(_CONTROL_MAP)  # same length
         metadata, body_start = parse_header(text)
+        title = document_title(text)
+        if title:
+            metadata["title"] = title
         body_end = _footer_start(text, body_start, len(text))
     elif suffix in (".html", ".htm"):
         raw, encoding = decode_bytes(data, source=str(p))
@@ -226,6 +229,37 @@ def load_document(path: str | Path) -> Document:
     if not chunk_document(doc, include_header=False):
         raise DocumentError.at(p, "no paragraphs to index (the body holds only headings)")
     return doc
+
+
+#: Words a document title ends with (公报, 通知, 预算 …).
+_DOC_TYPE_END = re.compile(
+    r"(?:公报|报告|预算|决算|通知|意见|方案|规划|计划|办法|决定|公告|通告|批复|纪要|要点|总结|条例|规定|细则|"
+    r"(?:公报|报告)[（(]?(?:节选|摘要)[)）]?)$"
+)
+_TITLE_LINES = 12
+
+
+def document_title(text: str) -> str:
+    """The title printed near the top of an extracted PDF/DOCX text, or '' when none.
+
+    The first of the top lines ending with a document-type word (``…统计公报``,
+    ``…的通知``, ``…部门预算``); a short line just above it that is part of the
+    title (no sentence punctuation, no document number ``〔2019〕``, no date, not a
+    ``文件`` red-header line) is put in front of it: a title printed over two lines
+    (``黔东南苗族侗族自治州`` / ``2016年国民经济和社会发展统计公报``).
+    """
+    lines = iter_lines(text)[:_TITLE_LINES]
+    for k, line in enumerate(lines):
+        s = re.sub(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])", "", line.text)
+        if len(s) > 60 or "。" in s or not _DOC_TYPE_END.search(s):
+            continue
+        if k:
+            above = lines[k - 1].text
+            if (len(above) + len(s) <= 60 and not re.search(r"[。，：:；〔\[]|文件$|\d+年\d+月", above)
+                    and not _ORG_SUFFIX.search(above)):
+                s = above + s
+        return s
+    return ""
 
 
 def _os_error_reason(exc: OSError, path: Path) -> str:
