@@ -2,7 +2,7 @@
 
 :func:`docx_text` returns one line per non-empty paragraph in document order
 (headings, list items and body paragraphs alike; white space inside a line
-collapsed to one space) and, where a table stands, one line per table row
+collapsed to one space; a list item starts with :data:`LIST_MARK`) and, where a table stands, one line per table row
 (:mod:`qa.documents.tables`), with the unit of a caption (``单位：万元``) in the
 paragraph before the table or in a merged first row attached to the values.
 A merged first row spanning the table (a caption) stays a line of its own.
@@ -16,6 +16,15 @@ from pathlib import Path
 from qa.documents.tables import caption_unit, table_lines
 
 _HEADING_STYLES = ("heading", "title", "标题")
+#: Put before a list item (Word draws a bullet or number there; the text lacks it),
+#: so a short item is not taken for a heading.
+LIST_MARK = "• "
+
+
+def _numbered(paragraph) -> bool:
+    """Whether a paragraph carries Word list numbering of its own (``w:numPr``)."""
+    ppr = paragraph._p.pPr
+    return ppr is not None and ppr.numPr is not None
 
 
 def _clean(text: str) -> str:
@@ -52,7 +61,10 @@ def docx_text(path: str | Path) -> tuple[str, dict[str, str]]:
             if not text:
                 continue
             style = (block.style.name if block.style is not None else "").lower()
-            headings += style.startswith(_HEADING_STYLES)
+            heading = style.startswith(_HEADING_STYLES)
+            headings += heading
+            if not heading and (style.startswith("list") or _numbered(block)):
+                text = LIST_MARK + text
             lines.append(text)
         elif isinstance(block, Table):
             lines.extend(_table(block, lines[-2:]))

@@ -115,7 +115,7 @@ def row_line(cells: Sequence[str | None], headers: Sequence[str], unit: str) -> 
     for j, c in enumerate(cells):
         if not c:
             continue
-        numeric = is_number(c) and not (not parts and _is_code(c, cells, j))
+        numeric = is_number(c) and not (not parts and _is_code(c, cells, j, label_cells))
         if not numeric:
             if parts:
                 flush()
@@ -131,9 +131,17 @@ def row_line(cells: Sequence[str | None], headers: Sequence[str], unit: str) -> 
     return "\n".join(lines)
 
 
-def _is_code(cell: str, cells: Sequence[str], j: int) -> bool:
-    """A classification code (``201``, ``05``) before the row's name cell, not a value."""
-    return bool(re.fullmatch(r"\d{2,3}", cell)) and any(c and not is_number(c) for c in cells[j + 1 :])
+def _is_code(cell: str, cells: Sequence[str], j: int, before: Sequence[str]) -> bool:
+    """A classification code (``201``, ``05``) opening the row's label, before its name
+    cell: only codes stand before it in the label so far, and a name follows."""
+    return (
+        bool(_CODE.fullmatch(cell))
+        and all(_CODE.fullmatch(c) for c in before)
+        and any(c and not is_number(c) for c in cells[j + 1 :])
+    )
+
+
+_CODE = re.compile(r"\d{2,3}")
 
 
 def table_lines(rows: Sequence[Sequence[str | None]], unit: str = "") -> list[str]:
