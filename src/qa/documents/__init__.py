@@ -187,9 +187,7 @@ def load_document(path: str | Path) -> Document:
             raw, extra = docx_text(p)
         text = raw.translate(_CONTROL_MAP)  # same length
         metadata, body_start = parse_header(text)
-        title = document_title(text)
-        if title:
-            metadata["title"] = title
+        _printed_front_matter(text, metadata, extra.pop("pdf_title", ""))
         body_end = _footer_start(text, body_start, len(text))
     elif suffix in (".html", ".htm"):
         raw, encoding = decode_bytes(data, source=str(p))
@@ -239,7 +237,38 @@ _DOC_TYPE_END = re.compile(
 _TITLE_LINES = 12
 
 
+def _printed_front_matter(text: str, metadata: dict[str, str], declared: str = "") -> None:
+    """Title, issuer and date printed at the top of a PDF/DOCX text, into ``metadata``.
+
+    The title is :func:`document_title`, else the PDF's declared ``/Title``
+    (``declared``), else what :func:`parse_header` found. The issuer
+    (``publisher``) and ``date`` come from the lines after the title (or the
+    first lines when the title is not printed): a short line ending like an
+    organisation (``…统计局``, ``…调查队``) and a date line (``2017年3月16日``).
+    """
+    title, after = document_title_at(text)
+    if not title and declared:
+        title, after = declared, 0
+    if title:
+        metadata["title"] = title
+    else:
+        return
+    for line in iter_lines(text)[after : after + 4]:
+        s = re.sub(r"^[\u4e00-\u9fff]{2,8}[：:]\s*", "", line.text)  # 预算主管部门：…
+        if "date" not in metadata and len(s) <= 20 and (date := iso_date(s)):
+            metadata["date"] = date
+        elif ("publisher" not in metadata and len(s) <= 40 and "。" not in s
+              and _ORG_SUFFIX.search(s.split()[-1])):
+            metadata["publisher"] = s
+
+
 def document_title(text: str) -> str:
+    """The title printed near the top of an extracted PDF/DOCX text (see
+    :func:`document_title_at`), or '' when none."""
+    return document_title_at(text)[0]
+
+
+def document_title_at(text: str) -> tuple[str, int]:
     """The title printed near the top of an extracted PDF/DOCX text, or '' when none.
 
     The first of the top lines ending with a document-type word (``…统计公报``,
@@ -247,6 +276,10 @@ def document_title(text: str) -> str:
     title (no sentence punctuation, no document number ``〔2019〕``, no date, not a
     ``文件`` red-header line) is put in front of it: a title printed over two lines
     (``黔东南苗族侗族自治州`` / ``2016年国民经济和社会发展统计公报``).
+
+    Returns:
+        ``(title, next_line)``: the title and the index (among the non-blank lines)
+        of the line after it; ``("", 0)`` when there is none.
     """
     lines = iter_lines(text)[:_TITLE_LINES]
     for k, line in enumerate(lines):
@@ -258,8 +291,8 @@ def document_title(text: str) -> str:
             if (len(above) + len(s) <= 60 and not re.search(r"[。，：:；〔\[]|文件$|\d+年\d+月", above)
                     and not _ORG_SUFFIX.search(above)):
                 s = above + s
-        return s
-    return ""
+        return s, k + 1
+    return "", 0
 
 
 def _os_error_reason(exc: OSError, path: Path) -> str:

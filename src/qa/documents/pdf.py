@@ -63,7 +63,8 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
     Returns:
         ``(text, pages, metadata)``: ``pages[i]`` is the character offset in ``text``
         where page ``i + 1`` starts (a page without text starts where the next
-        text starts); ``metadata`` holds ``page_count``.
+        text starts); ``metadata`` holds ``page_count`` and, when it is a Chinese
+        title, the PDF's declared ``/Title`` as ``pdf_title``.
 
     Raises:
         qa.documents.DocumentError: encrypted, corrupt, or no text layer (scanned).
@@ -85,6 +86,7 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
         with pdf:
             pages = [_page_items(page, i) for i, page in enumerate(pdf.pages)]
             count = len(pdf.pages)
+            declared = _declared_title(pdf.metadata or {})
     except Exception as exc:
         if "password" in repr(exc).lower() or "encrypt" in repr(exc).lower():
             raise DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt") from exc
@@ -95,7 +97,27 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
     text, starts = _assemble(pages)
     if not text.strip():
         raise DocumentError.at(path, "no text layer: run OCR first, e.g. ocrmypdf")
-    return text, starts, {"page_count": str(count)}
+    meta = {"page_count": str(count)}
+    if declared:
+        meta["pdf_title"] = declared
+    return text, starts, meta
+
+
+def _declared_title(info: dict) -> str:
+    """The PDF's ``/Title`` when it is a Chinese title (not a file name or tool default), else ''."""
+    title = info.get("Title")
+    if isinstance(title, bytes):
+        try:
+            title = title.decode("utf-16" if title[:2] in (b"\xfe\xff", b"\xff\xfe") else "utf-8")
+        except UnicodeDecodeError:
+            return ""
+    if not isinstance(title, str):
+        return ""
+    title = " ".join(title.split())
+    if (not re.search(r"[\u4e00-\u9fff]{2}", title) or re.search(r"\.(docx?|wps|pdf|xlsx?)$", title, re.I)
+            or title.lower().startswith("microsoft") or len(title) > 80):
+        return ""
+    return title
 
 
 def _page_items(page, index: int) -> list[_Item]:
