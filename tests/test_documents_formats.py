@@ -21,7 +21,7 @@ from formats_fixtures import (
 
 from qa.chunking import chunk_document
 from qa.documents import DocumentError, load_document, page_of, page_starts, read_documents
-from qa.documents.tables import caption_unit, split_header, table_lines, text_row
+from qa.documents.tables import caption_unit, close_up_spacing, split_header, table_lines, text_row
 from qa.figures import extract_figures
 
 pytest.importorskip("pdfplumber")
@@ -206,3 +206,11 @@ def test_text_row_under_a_printed_header():
     assert text_row("全州城镇新增就业60188人。", header) is None
     unit_header = ["指标名称", "单 位", "产量", "比上年增长(%)"]
     assert text_row("牛肉 万吨 2.07 -4.4", unit_header) == "牛肉｜产量：2.07万吨；比上年增长：-4.4%"
+
+
+def test_letter_spaced_headings_are_closed_up():
+    assert close_up_spacing("一、综 合") == "一、综合"
+    assert close_up_spacing("税 务 总 局 办 公 厅") == "税务总局办公厅"
+    assert close_up_spacing("八、金 融") == "八、金融"
+    assert close_up_spacing("全年 地区生产总值 增长") == "全年 地区生产总值 增长"  # pieces too long
+    assert close_up_spacing("2019 年 8 月") == "2019 年 8 月"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from qa.documents.tables import caption_unit, table_lines
+from qa.documents.tables import caption_unit, close_up_spacing, table_lines
 
 _HEADING_STYLES = ("heading", "title", "标题")
 #: Put before a list item (Word draws a bullet or number there; the text lacks it),
@@ -57,7 +57,7 @@ def docx_text(path: str | Path) -> tuple[str, dict[str, str]]:
     headings = 0
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
-            text = _clean(block.text)
+            text = close_up_spacing(_clean(block.text))
             if not text:
                 continue
             style = (block.style.name if block.style is not None else "").lower()

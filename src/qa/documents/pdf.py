@@ -22,7 +22,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.documents.tables import CAPTION, caption_unit, header_cells, table_lines, text_row
+from qa.documents.tables import (
+    CAPTION,
+    caption_unit,
+    close_up_spacing,
+    header_cells,
+    table_lines,
+    text_row,
+)
 
 #: Lines that are only a page number: ``1``, ``— 1 —``, ``- 2 -``, ``第 3 页``, ``3/21``, ``— —``.
 _PAGE_NUMBER = re.compile(
@@ -151,7 +158,7 @@ def _page_items(page, index: int) -> list[_Item]:
         if any(t - 1 <= mid <= b + 1 for t, b, _ in tables):
             continue
         top, bottom = float(ln["top"]), float(ln["bottom"])
-        items.append(_Item(index, top, ln["text"].strip(), x0=float(ln["x0"]), x1=float(ln["x1"]),
+        items.append(_Item(index, top, close_up_spacing(ln["text"].strip()), x0=float(ln["x0"]), x1=float(ln["x1"]),
                            h=bottom - top, bottom=bottom,
                            margin=not (_MARGIN * height < top and bottom < (1 - _MARGIN) * height)))
     body = [it for it in items if not it.margin] or items

@@ -31,6 +31,20 @@ LABEL_SEP = "｜"
 VALUE_SEP = "；"
 
 
+_SPACED = re.compile(r"[\u4e00-\u9fff、（）()]+(?: [\u4e00-\u9fff]{1,2})+")
+
+
+def close_up_spacing(line: str) -> str:
+    """A letter-spaced short line with its spaces removed: ``一、综 合`` → ``一、综合``,
+    ``税 务 总 局 办 公 厅`` → ``税务总局办公厅``; other lines unchanged. Only lines of
+    Chinese characters whose spaced pieces are one or two characters long, at most
+    20 characters without the spaces (a heading or a header, not a sentence)."""
+    squeezed = " ".join(line.split())
+    if _SPACED.fullmatch(squeezed) and len(squeezed.replace(" ", "")) <= 20:
+        return squeezed.replace(" ", "")
+    return line
+
+
 def caption_unit(text: str) -> str:
     """The unit named by ``单位：万元`` in ``text`` ('' when none)."""
     m = _CAPTION_UNIT.search(text)
