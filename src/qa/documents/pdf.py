@@ -91,7 +91,8 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
         raise DocumentError.at(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"[:300]) from exc
     try:
         with pdf:
-            pages = [_page_items(page, i) for i, page in enumerate(pdf.pages)]
+            carried: dict[str, str] = {}
+            pages = [_page_items(page, i, carried) for i, page in enumerate(pdf.pages)]
             count = len(pdf.pages)
             declared = _declared_title(pdf.metadata or {})
     except Exception as exc:
@@ -127,8 +128,14 @@ def _declared_title(info: dict) -> str:
     return title
 
 
-def _page_items(page, index: int) -> list[_Item]:
-    """Lines and tables of one page, top to bottom, with margin flags set."""
+def _page_items(page, index: int, carried: dict[str, str] | None = None) -> list[_Item]:
+    """Lines and tables of one page, top to bottom, with margin flags set.
+
+    ``carried["unit"]`` is the caption unit of the last table read: a table at the
+    top of a page with no caption above it (a table continued from the page
+    before) takes it.
+    """
+    carried = {} if carried is None else carried
     lines = [ln for ln in page.extract_text_lines() if ln["text"].strip()]
     height = float(page.height)
     tables = []
@@ -144,8 +151,12 @@ def _page_items(page, index: int) -> list[_Item]:
             continue  # an empty frame
         full_rows = [r for r in rows if sum(1 for c in r if c and c.strip()) >= 2]
         multiline = sum(1 for r in rows for c in r if c and c.count("\n") >= 2)
-        above = [ln["text"] for ln in lines if ln["bottom"] <= top + 1][-3:]
-        unit = next((u for u in map(caption_unit, reversed(above)) if u), "")
+        above = [ln for ln in lines if ln["bottom"] <= top + 1]
+        unit = next((u for u in (caption_unit(ln["text"]) for ln in reversed(above[-3:])) if u), "")
+        if unit:
+            carried["unit"] = unit
+        elif all(ln["top"] < _MARGIN * float(page.height) for ln in above):  # continued table
+            unit = carried.get("unit", "")
         if len(full_rows) >= 2 and not multiline:
             tables.append((top, bottom, _Item(index, top, "\n".join(table_lines(rows, unit)), "table")))
         elif len(rows) == 1 and len(full_rows) == 1 and not multiline and len(rows[0]) >= 2:
