@@ -92,7 +92,8 @@ class Document:
         text: canonical text, the string every offset in the system indexes into
             (characters, half-open ``[start, end)``). For ``.txt``/``.md`` it is the
             decoded file with ``\\r\\n`` turned into ``\\n``; for HTML it is the
-            extracted article text.
+            extracted article text; for PDF and DOCX the project's extraction
+            (see the module docstring).
         metadata: parsed metadata: ``title``, ``publisher``, ``date`` (ISO
             ``YYYY-MM-DD``), ``index_number`` where present, plus anything else found.
         body_start, body_end: the span of ``text`` holding the body: header
@@ -138,7 +139,7 @@ def document_id(text: str) -> str:
 
 
 def load_document(path: str | Path) -> Document:
-    """Read one ``.txt``, ``.md``, ``.html`` or ``.htm`` file into a :class:`Document`.
+    """Read one ``.txt``, ``.md``, ``.html``, ``.htm``, ``.pdf`` or ``.docx`` file into a :class:`Document`.
 
     Raises:
         DocumentError: the path is missing or unreadable (a symbolic-link loop or a
@@ -146,7 +147,10 @@ def load_document(path: str | Path) -> Document:
             the file is empty, binary, in an encoding that cannot be detected, or holds
             no visible body text (white space, zero-width and format characters such as
             U+3000, U+2003, U+200B and U+FEFF do not count), or only headings (nothing
-            the chunker would index).
+            the chunker would index); a PDF without a text layer (``no text layer:
+            run OCR first, e.g. ocrmypdf``), encrypted or corrupt; a DOCX that is not
+            one; a legacy ``.doc``/``.wps`` file (the reason gives the
+            ``libreoffice --headless --convert-to docx`` command).
     """
     given = Path(path).expanduser()
     try:
