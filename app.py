@@ -44,7 +44,7 @@ log = logging.getLogger("qa.app")
 #: Largest document accepted for upload (bytes).
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 #: File types accepted for upload.
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm")
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 #: Questions offered as clickable examples.
 EXAMPLES = [
     "2023年新增了多少个托位？",

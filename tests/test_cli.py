@@ -161,7 +161,7 @@ def mixed_folder(tmp_path):
     (folder / "a00085.txt").write_text("（出处：北京市防汛手册）\n", encoding="utf-8")
     (folder / "a00086.txt").write_text("\u3000\u2003\n\u200b\ufeff\n", encoding="utf-8")
     (folder / "a00090.txt").write_text("转移安置\n暴雨预警时低洼地区居民转移到就近避险点。\n", encoding="utf-8")
-    (folder / "handbook.pdf").write_bytes(b"%PDF-1.4\n")
+    (folder / "handbook.xlsx").write_bytes(b"PK\x03\x04")
     return folder
 
 
@@ -173,7 +173,7 @@ def test_build_skips_unreadable_files_and_lists_them(tmp_path, mixed_folder, fak
     assert out.splitlines()[-1] == (
         "indexed 2 of 4 files; 2 skipped: a00085.txt (no body text after removing metadata and "
         "boilerplate), a00086.txt (no visible text, only white space and invisible characters "
-        "(U+2003, U+200B, U+3000, U+FEFF)); not read (unsupported types): 1 .pdf"
+        "(U+2003, U+200B, U+3000, U+FEFF)); not read (unsupported types): 1 .xlsx"
     )
     assert err.splitlines() == [
         f"qa: skipped {mixed_folder / 'a00085.txt'}: no body text after removing metadata and boilerplate",
@@ -205,12 +205,12 @@ def test_build_with_no_readable_file_fails_and_writes_nothing(tmp_path, mixed_fo
 
 def test_folder_of_unsupported_files_names_what_it_found(tmp_path, fake_encoder, capsys):
     (tmp_path / "docs").mkdir()
-    for name in ("a.pdf", "b.pdf", "c.docx"):
+    for name in ("a.xlsx", "b.xlsx", "c.pptx"):
         (tmp_path / "docs" / name).write_bytes(b"PK")
     code, _, err = run(capsys, "index", "build", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"))
     assert code == 2
-    assert err == (f"qa: error: no readable documents (.txt, .md, .html, .htm) in {tmp_path / 'docs'} "
-                   "(found 2 .pdf, 1 .docx)\n")
+    assert err == (f"qa: error: no readable documents (.txt, .md, .html, .htm, .pdf, .docx) in "
+                   f"{tmp_path / 'docs'} (found 2 .xlsx, 1 .pptx)\n")
 
 
 def test_add_skips_unreadable_files(tmp_path, corpus_copy, mixed_folder, fake_encoder, capsys):

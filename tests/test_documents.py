@@ -139,11 +139,11 @@ def test_decode_rejects_unknown_bytes():
 
 
 def test_unsupported_missing_and_directory_paths(tmp_path):
-    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "a.xlsx").write_bytes(b"PK\x03\x04")
     with pytest.raises(
-        DocumentError, match=r"unsupported file type '\.pdf'.*\.txt, \.md, \.html, \.htm"
+        DocumentError, match=r"unsupported file type '\.xlsx'.*\.txt, \.md, \.html, \.htm, \.pdf, \.docx"
     ):
-        load_document(tmp_path / "a.pdf")
+        load_document(tmp_path / "a.xlsx")
     with pytest.raises(DocumentError, match="cannot read file"):
         load_document(tmp_path / "missing.txt")
     (tmp_path / "folder.txt").mkdir()
@@ -287,12 +287,12 @@ def test_read_documents_skips_bad_files_and_says_why(tmp_path):
     (tmp_path / "d-good.html").write_text(
         "<html><head><title>通知</title></head><body><p>汛期自6月1日起。</p></body></html>", encoding="utf-8")
     (tmp_path / "e-binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
-    (tmp_path / "f.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "f.xlsx").write_bytes(b"PK\x03\x04")
     (tmp_path / "README.md").write_text("# about\n", encoding="utf-8")
     met: list[SkippedFile] = []
     report = read_documents(tmp_path, on_skip=met.append)
     assert [Path(d.path).name for d in report.documents] == ["a-good.txt", "d-good.html"]
-    assert report.files == 5 and report.read == 2 and report.other_types == {".pdf": 1}
+    assert report.files == 5 and report.read == 2 and report.other_types == {".xlsx": 1}
     assert report.skipped == met
     assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
         ("b-source-only.txt", "no body text after removing metadata and boilerplate"),
@@ -302,7 +302,7 @@ def test_read_documents_skips_bad_files_and_says_why(tmp_path):
     ]
     assert report.summary("indexed", limit=2) == (
         "indexed 2 of 5 files; 3 skipped: b-source-only.txt (no body text after removing metadata "
-        "and boilerplate), c-empty.txt (empty file (0 bytes, no text)), …; not read (unsupported types): 1 .pdf"
+        "and boilerplate), c-empty.txt (empty file (0 bytes, no text)), …; not read (unsupported types): 1 .xlsx"
     )
     with pytest.raises(DocumentError, match="b-source-only.txt: no body text"):
         read_documents(tmp_path, strict=True)

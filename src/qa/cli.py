@@ -141,7 +141,7 @@ def _load_documents(paths: Sequence[str], strict: bool = False, verb: str = "ind
         raise CLIError(f"{exc} (--strict stops at the first file that cannot be read; nothing was written)") from exc
     if not loaded.files:
         other = ", ".join(f"{n:,} {suffix}" for suffix, n in loaded.other_types.items())
-        raise CLIError(f"no readable documents (.txt, .md, .html, .htm) in {', '.join(paths)}"
+        raise CLIError(f"no readable documents (.txt, .md, .html, .htm, .pdf, .docx) in {', '.join(paths)}"
                        + (f" (found {other})" if other else ""))
     if not loaded.documents:
         raise CLIError(f"nothing to index: {loaded.summary(verb, SKIPPED_NAMED)}")
@@ -163,7 +163,7 @@ def _add_index_command(subparsers) -> None:
                     "A file that cannot be read is skipped, with the reason on stderr and a "
                     "summary at the end; the command fails only when no file can be read.")
     build.add_argument("paths", nargs="*", metavar="PATH",
-                       help="files or folders (.txt, .md, .html); default: the shipped corpus")
+                       help="files or folders (.txt, .md, .html, .pdf, .docx); default: the shipped corpus")
     _add_index_flag(build)
     _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -419,7 +419,8 @@ def _run_ask(args: argparse.Namespace) -> int:
               + doc.text[c.end:c.sentence_end])
     print(f"答案: {answer.text}")
     print(f"原文: {marked}")
-    print(f"出处: {' > '.join([c.title, *c.section_path])}（第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
+    page = f"第 {c.page} 页，" if c.page is not None else ""
+    print(f"出处: {' > '.join([c.title, *c.section_path])}（{page}第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
     print(f"置信度: {answer.confidence:.2f}")
     if answer.alternatives:
         print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))

@@ -212,7 +212,7 @@ def _write_outputs(summary: dict, results, out: Path) -> None:
 def _brief(summary: dict) -> str:
     from qa.evaluation.report import fmt
 
-    keys = ("em", "f1", "hit@1", "hit@5", "mrr@10", "citation_exact", "abstain_precision",
+    keys = ("em", "f1", "hit@1", "hit@5", "mrr@10", "citation_exact", "page_accuracy", "abstain_precision",
             "abstain_recall", "latency_ms_p50", "latency_ms_p95")  # fmt: skip
     head = (f"{summary['n']} questions ({summary['answerable']} answerable, "
             f"{summary['unanswerable']} unanswerable), mode {summary['mode']}, "

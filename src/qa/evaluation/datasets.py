@@ -53,6 +53,8 @@ class EvalExample:
             contains one; with none (SQuAD), any passage of ``doc_id`` is.
         answer_spans: character spans of the gold answers in ``doc_id``'s text
             (SQuAD answers whose ``answer_start`` points at their text).
+        page: the 1-based page of a paged document (PDF) holding the answer, from a
+            gold row's optional ``page`` key; None when not given.
     """
 
     id: str
@@ -64,6 +66,7 @@ class EvalExample:
     evidence: str = ""
     evidence_spans: tuple[tuple[int, int], ...] = ()
     answer_spans: tuple[tuple[int, int], ...] = ()
+    page: int | None = None
 
     @property
     def answerable(self) -> bool:
@@ -175,6 +178,9 @@ def _gold_example(row: object, where: str) -> EvalExample:
     doc_id = row.get("doc_id")
     if doc_id is not None and not isinstance(doc_id, str):
         raise DatasetError(f"{where}: 'doc_id' must be a string, got {doc_id!r}")
+    page = row.get("page")
+    if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+        raise DatasetError(f"{where}: 'page' must be a positive integer or null, got {page!r}")
     kind = row.get("type") or UNTYPED
     if not isinstance(kind, str):
         raise DatasetError(f"{where}: 'type' must be a string, got {kind!r}")
@@ -187,6 +193,7 @@ def _gold_example(row: object, where: str) -> EvalExample:
         doc_id=doc_id,
         evidence=evidence,
         evidence_spans=spans,
+        page=page,
     )
 
 

@@ -47,6 +47,10 @@ METRICS: dict[str, tuple[str, str]] = {
         "overlaps a gold answer span (SQuAD) or the gold evidence span (gold format)",
         "this project (citation spans in characters, half-open)",
     ),
+    "page_accuracy": (
+        "share of answered questions with a gold page (PDF) whose citation gives that page",
+        "this project (page map of the extracted PDF text)",
+    ),
     "abstain_precision": (
         "share of abstentions made on unanswerable questions",
         "no-answer detection, SQuAD 2.0 (Rajpurkar et al., ACL 2018)",
@@ -64,7 +68,7 @@ METRICS: dict[str, tuple[str, str]] = {
 
 
 #: Metrics shown for each reader when one run evaluates several (``qa eval --reader both``).
-READER_COLUMNS = ("em", "f1", "citation_exact", "abstain_precision", "abstain_recall",
+READER_COLUMNS = ("em", "f1", "citation_exact", "page_accuracy", "abstain_precision", "abstain_recall",
                   "latency_ms_p50", "latency_ms_p95")
 
 
@@ -84,6 +88,7 @@ def group_metrics(results: Sequence[QuestionResult]) -> dict:
     )
     latencies = [r.latency_ms for r in results]
     citations = [r.citation_exact for r in results if r.citation_exact is not None]
+    pages = [r.page_correct for r in results if r.page_correct is not None]
     return {
         "n": len(results),
         "answerable": len(answerable),
@@ -100,6 +105,8 @@ def group_metrics(results: Sequence[QuestionResult]) -> dict:
         "retrieval_judged": len(judged),
         "citation_exact": metrics.mean(float(c) for c in citations),
         "citation_judged": len(citations),
+        "page_accuracy": metrics.mean(float(c) for c in pages),
+        "page_judged": len(pages),
         "abstain_precision": precision,
         "abstain_recall": recall,
         "latency_ms_p50": metrics.percentile(latencies, 50),
@@ -144,6 +151,7 @@ def write_json(summary: dict, path: str | Path) -> Path:
 CSV_FIELDS = (
     "id", "type", "question", "history", "answers", "prediction", "abstained", "confidence",
     "em", "f1", "latency_ms", "evidence_rank", "citation_exact", "citation", "chunk_ids",
+    "page", "gold_page",
 )  # fmt: skip
 
 
@@ -162,7 +170,7 @@ def write_csv(results: Sequence[QuestionResult], path: str | Path) -> Path:
                 f"{r.f1:.4f}", f"{r.latency_ms:.1f}", _blank(r.evidence_rank),
                 "" if r.citation_exact is None else int(r.citation_exact),
                 "" if r.citation is None else "{}:{}-{}".format(*r.citation),
-                " ".join(r.chunk_ids),
+                " ".join(r.chunk_ids), _blank(r.page), _blank(e.page),
             ])  # fmt: skip
     return path
 

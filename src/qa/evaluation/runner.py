@@ -57,6 +57,9 @@ class QuestionResult:
         citation_exact: whether the citation lies in the gold document and overlaps
             a gold answer or evidence span; None when not judged (abstained,
             unanswerable, or no gold span known).
+        page: the page the citation gives (PDF documents), or None.
+        page_correct: whether ``page`` is the gold page; None when the question has
+            no gold page or was not answered.
     """
 
     example: EvalExample
@@ -74,6 +77,8 @@ class QuestionResult:
     ranks: dict[str, int | None] = field(default_factory=dict)
     citation: tuple[str, int, int] | None = None
     citation_exact: bool | None = None
+    page: int | None = None
+    page_correct: bool | None = None
 
     @property
     def correct(self) -> bool:
@@ -221,4 +226,14 @@ def _ask_one(
         ranks=ranks,
         citation=(citation.doc_id, citation.start, citation.end) if citation else None,
         citation_exact=citation_exact(example, citation),
+        page=getattr(citation, "page", None),
+        page_correct=page_correct(example, citation),
     )
+
+
+def page_correct(example: EvalExample, citation) -> bool | None:
+    """Whether ``citation`` gives the gold page of ``example``; None without a gold page
+    or a citation (abstained)."""
+    if citation is None or example.page is None:
+        return None
+    return getattr(citation, "page", None) == example.page

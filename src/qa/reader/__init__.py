@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qa.chunking import Chunk
-from qa.documents import Document
+from qa.documents import Document, page_of
 from qa.figures import Figure
 from qa.question import Question
 from qa.reader.candidates import CandidateGenerator
@@ -150,6 +150,7 @@ class Reader:
             end=cand.end,
             sentence_start=cand.sentence.start,
             sentence_end=cand.sentence.end,
+            page=page_of(doc, cand.start),
         )
         return Answer(question, q.text, doc.text[cand.start:cand.end],
                       doc.text[cand.sentence.start:cand.sentence.end], citation,

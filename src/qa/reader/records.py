@@ -32,6 +32,7 @@ class Citation:
     end: int
     sentence_start: int
     sentence_end: int
+    page: int | None = None  # 1-based page of ``start`` in a paged document (PDF), else None
 
 
 @dataclass(frozen=True)

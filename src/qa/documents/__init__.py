@@ -1,4 +1,4 @@
-"""Read files (txt, md, html; UTF-8 or GBK/GB18030) into :class:`Document` records.
+"""Read files (txt, md, html; UTF-8 or GBK/GB18030; PDF text layer; Word .docx) into :class:`Document` records.
 
 Contract (other modules code against it):
 
@@ -24,6 +24,12 @@ into the file's decoded characters stays valid after the first CRLF-free line:
 
 For HTML the text is the extracted article: the title on the first line, then
 one line per block (paragraph, list item, heading) of the article body.
+
+For PDF (:mod:`qa.documents.pdf`) and DOCX (:mod:`qa.documents.docx`) the text is
+the project's own extraction: paragraphs re-joined, running headers, footers and
+page numbers dropped, tables as one line per row (:mod:`qa.documents.tables`).
+A PDF's page map is ``metadata["pages"]``: the character offset where each page
+starts, comma-separated (:func:`page_starts`, :func:`page_of`).
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 #: File suffixes :func:`load_document` reads (lower case).
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+#: Legacy binary office formats: tried in folders too, so they are reported with how to convert them.
+LEGACY_SUFFIXES = (".doc", ".wps")
 #: Characters treated as spaces around and between Chinese text (ASCII space,
 #: tab, ideographic space U+3000 used for indentation, no-break space).
 SPACE = " \t\u3000\xa0"
@@ -84,7 +92,8 @@ class Document:
         text: canonical text, the string every offset in the system indexes into
             (characters, half-open ``[start, end)``). For ``.txt``/``.md`` it is the
             decoded file with ``\\r\\n`` turned into ``\\n``; for HTML it is the
-            extracted article text.
+            extracted article text; for PDF and DOCX the project's extraction
+            (see the module docstring).
         metadata: parsed metadata: ``title``, ``publisher``, ``date`` (ISO
             ``YYYY-MM-DD``), ``index_number`` where present, plus anything else found.
         body_start, body_end: the span of ``text`` holding the body: header
@@ -101,6 +110,26 @@ class Document:
     body_end: int = -1  # -1 means len(text)
 
 
+def page_starts(doc: Document) -> list[int]:
+    """The character offset where each page of ``doc`` starts (``[]`` without a page map)."""
+    raw = doc.metadata.get("pages", "")
+    try:
+        return [int(x) for x in raw.split(",")] if raw else []
+    except ValueError:
+        return []
+
+
+def page_of(doc: Document, offset: int) -> int | None:
+    """The page (1-based) holding character ``offset`` of ``doc.text``, or None when
+    the document has no page map (text, HTML, DOCX)."""
+    import bisect
+
+    starts = page_starts(doc)
+    if not starts:
+        return None
+    return max(1, bisect.bisect_right(starts, offset))
+
+
 def document_id(text: str) -> str:
     """The id of a document whose canonical text is ``text``: 16 hex digits of SHA-256 (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -110,7 +139,7 @@ def document_id(text: str) -> str:
 
 
 def load_document(path: str | Path) -> Document:
-    """Read one ``.txt``, ``.md``, ``.html`` or ``.htm`` file into a :class:`Document`.
+    """Read one ``.txt``, ``.md``, ``.html``, ``.htm``, ``.pdf`` or ``.docx`` file into a :class:`Document`.
 
     Raises:
         DocumentError: the path is missing or unreadable (a symbolic-link loop or a
@@ -118,7 +147,10 @@ def load_document(path: str | Path) -> Document:
             the file is empty, binary, in an encoding that cannot be detected, or holds
             no visible body text (white space, zero-width and format characters such as
             U+3000, U+2003, U+200B and U+FEFF do not count), or only headings (nothing
-            the chunker would index).
+            the chunker would index); a PDF without a text layer (``no text layer:
+            run OCR first, e.g. ocrmypdf``), encrypted or corrupt; a DOCX that is not
+            one; a legacy ``.doc``/``.wps`` file (the reason gives the
+            ``libreoffice --headless --convert-to docx`` command).
     """
     given = Path(path).expanduser()
     try:
@@ -126,6 +158,12 @@ def load_document(path: str | Path) -> Document:
     except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a symlink loop
         p = Path(os.path.abspath(given))
     suffix = given.suffix.lower()  # the name the user gave (a link's own name)
+    if suffix in LEGACY_SUFFIXES:
+        raise DocumentError.at(
+            p,
+            f"legacy {suffix} file is not supported: convert it first, "
+            f"e.g. libreoffice --headless --convert-to docx {given.name}",
+        )
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError.at(
             p,
@@ -137,13 +175,32 @@ def load_document(path: str | Path) -> Document:
     except OSError as exc:
         shown = Path(os.path.abspath(given))  # a link's own path, not its missing target
         raise DocumentError.at(shown, f"cannot read file: {_os_error_reason(exc, given)}") from exc
-    raw, encoding = decode_bytes(data, source=str(p))
-    if suffix in (".html", ".htm"):
+    extra: dict[str, str] = {}
+    if suffix in (".pdf", ".docx"):
+        if not data:
+            raise DocumentError.at(p, "empty file (0 bytes)")
+        encoding = "binary"
+        if suffix == ".pdf":
+            from qa.documents.pdf import pdf_text
+
+            raw, starts, extra = pdf_text(p)
+            extra["pages"] = ",".join(map(str, starts))
+        else:
+            from qa.documents.docx import docx_text
+
+            raw, extra = docx_text(p)
+        text = raw.translate(_CONTROL_MAP)  # same length
+        metadata, body_start = parse_header(text)
+        _printed_front_matter(text, metadata, extra.pop("pdf_title", ""))
+        body_end = _footer_start(text, body_start, len(text))
+    elif suffix in (".html", ".htm"):
+        raw, encoding = decode_bytes(data, source=str(p))
         text, metadata = html_to_text(raw)
         # the first line is the title; a page with nothing after it has no body
         body_start = (text.find("\n") + 1 or len(text)) if metadata.get("title") else 0
         body_end = _footer_start(text, body_start, len(text))
     else:
+        raw, encoding = decode_bytes(data, source=str(p))
         text = normalize_text(raw)
         if suffix == ".md":
             metadata, body_start = _markdown_header(text)
@@ -157,7 +214,7 @@ def load_document(path: str | Path) -> Document:
         )
     if not _has_content(text, body_start, body_end):
         raise DocumentError.at(p, "no body text after removing metadata and boilerplate")
-    metadata = {"format": suffix.lstrip("."), "encoding": encoding, **metadata}
+    metadata = {"format": suffix.lstrip("."), "encoding": encoding, **extra, **metadata}
     title = _visible_strip(metadata.get("title", "")) or _first_line(text, body_start, body_end) or p.stem
     metadata["title"] = title
     doc = Document(
@@ -174,6 +231,72 @@ def load_document(path: str | Path) -> Document:
     if not chunk_document(doc, include_header=False):
         raise DocumentError.at(p, "no paragraphs to index (the body holds only headings)")
     return doc
+
+
+#: Words a document title ends with (公报, 通知, 预算 …).
+_DOC_TYPE_END = re.compile(
+    r"(?:公报|报告|预算|决算|通知|意见|方案|规划|计划|办法|决定|公告|通告|批复|纪要|要点|总结|条例|规定|细则|"
+    r"(?:公报|报告)[（(]?(?:节选|摘要)[)）]?)$"
+)
+_TITLE_LINES = 12
+
+
+def _printed_front_matter(text: str, metadata: dict[str, str], declared: str = "") -> None:
+    """Title, issuer and date printed at the top of a PDF/DOCX text, into ``metadata``.
+
+    The title is :func:`document_title`, else the PDF's declared ``/Title``
+    (``declared``), else what :func:`parse_header` found. The issuer
+    (``publisher``) and ``date`` come from the lines after the title (or the
+    first lines when the title is not printed): a short line ending like an
+    organisation (``…统计局``, ``…调查队``) and a date line (``2017年3月16日``).
+    """
+    title, after = document_title_at(text)
+    if not title and declared:
+        title, after = declared, 0
+    if title:
+        metadata["title"] = title
+    else:
+        return
+    for line in iter_lines(text)[after : after + 4]:
+        s = re.sub(r"^[\u4e00-\u9fff]{2,8}[：:]\s*", "", line.text)  # 预算主管部门：…
+        if "date" not in metadata and len(s) <= 20 and (date := iso_date(s)):
+            metadata["date"] = date
+        elif ("publisher" not in metadata and len(s) <= 40 and "。" not in s
+              and _ORG_SUFFIX.search(s.split()[-1])):
+            metadata["publisher"] = s
+
+
+def document_title(text: str) -> str:
+    """The title printed near the top of an extracted PDF/DOCX text (see
+    :func:`document_title_at`), or '' when none."""
+    return document_title_at(text)[0]
+
+
+def document_title_at(text: str) -> tuple[str, int]:
+    """The title printed near the top of an extracted PDF/DOCX text, or '' when none.
+
+    The first of the top lines ending with a document-type word (``…统计公报``,
+    ``…的通知``, ``…部门预算``); a short line just above it that is part of the
+    title (no sentence punctuation, no document number ``〔2019〕``, no date, not a
+    ``文件`` red-header line) is put in front of it: a title printed over two lines
+    (``黔东南苗族侗族自治州`` / ``2016年国民经济和社会发展统计公报``).
+
+    Returns:
+        ``(title, next_line)``: the title and the index (among the non-blank lines)
+        of the line after it; ``("", 0)`` when there is none.
+    """
+    lines = iter_lines(text)[:_TITLE_LINES]
+    for k, line in enumerate(lines):
+        s = re.sub(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])", "", line.text)
+        if len(s) > 60 or "。" in s or not _DOC_TYPE_END.search(s):
+            continue
+        if k:
+            above = lines[k - 1].text
+            if (len(above) + len(s) <= 60 and not re.search(r"[。，：:；〔\[]|文件$|\d+年\d+月", above)
+                    and not _ORG_SUFFIX.search(above)):
+                s = above + s
+        return s, k + 1
+    return "", 0
 
 
 def _os_error_reason(exc: OSError, path: Path) -> str:
@@ -344,7 +467,7 @@ def _expand(paths: Iterable[str | Path], other: Counter | None = None) -> list[P
                     continue
                 if any(part.startswith(".") for part in f.relative_to(p).parts) or SKIPPED_NAMES.match(f.name):
                     continue
-                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                if f.suffix.lower() in SUPPORTED_SUFFIXES + LEGACY_SUFFIXES:
                     files.append(f)
                 elif other is not None:
                     other[f.suffix.lower() or "(no suffix)"] += 1
@@ -881,153 +1004,4 @@ def boilerplate_spans(text: str, start: int = 0, end: int | None = None) -> list
     ]
 
 
-# --------------------------------------------------------------------------- HTML
-
-_NOISE_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "nav", "header",
-    "footer", "aside", "form", "button", "select", "input", "textarea", "link", "meta",
-    "object", "embed", "img", "video", "audio", "map",
-)  # fmt: skip
-_BLOCK_TAGS = (
-    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-    "section", "article", "blockquote", "pre", "dd", "dt", "dl", "center", "main", "td", "th",
-)  # fmt: skip
-#: CMS comment markers around the article body, e.g. Hanweb's
-#: ``<!--ZJEG_RSS.content.begin-->`` … ``<!--ZJEG_RSS.content.end-->``.
-_CONTENT_BEGIN = re.compile(r"<!--\s*([\w.$\[\]<>]*?content)[._ -]?(begin|start)\s*-->", re.I)
-_HTML_DATE_META = ("pubdate", "publishdate", "article:published_time", "firstpublishedtime", "date")
-_HTML_SOURCE_META = ("contentsource", "source", "author")
-_HTML_TITLE_META = ("articletitle", "og:title", "title")
-_PAGE_LABELS = re.compile(
-    r"(索引号|发布机构|发文机关|成文日期|发布日期|文号)\s*[:：]\s*([^\s|]+(?: \d\d:\d\d)?)"
-)
-
-
-def html_to_text(raw: str) -> tuple[str, dict[str, str]]:
-    """Article text and metadata of an HTML page.
-
-    Metadata comes from ``<meta>`` tags (``ArticleTitle``/``og:title``,
-    ``PubDate``/``publishdate``…, ``contentSource``, ``SiteName``, ``ColumnName``,
-    ``url``), then from labels in the page text (``索引号：``, ``发布日期：``).
-    The body is the HTML between CMS content markers (``<!--…content.begin-->``
-    … ``<!--…content.end-->``) where present, else the element whose ``<p>``
-    children hold the most non-link text (the text-density idea of Readability
-    and of GeneralNewsExtractor). Scripts, styles, navigation, forms and images
-    (with their base64 data) are dropped.
-
-    Returns:
-        ``(text, metadata)``: ``text`` is the title line followed by one line per
-        non-empty block of the article, indentation and ``&nbsp;`` removed.
-    """
-    from bs4 import BeautifulSoup, Comment
-
-    soup = BeautifulSoup(raw, "lxml")
-    meta = _html_meta(soup)
-    region = _marked_region(raw)
-    container = BeautifulSoup(region, "lxml") if region is not None else soup
-    for node in container.find_all(string=lambda s: isinstance(s, Comment)):
-        node.extract()
-    for tag in container.find_all(_NOISE_TAGS):
-        tag.decompose()
-    _page_labels(soup.get_text(" "), meta)
-    if region is None:
-        container = _densest_block(container) or container.body or container
-    blocks = _block_texts(container)
-    title = meta.get("title") or (blocks[0] if blocks else "")
-    title = re.sub(r"\s+", " ", title).strip()
-    blocks = [b for b in blocks if b != title]
-    if title:
-        meta["title"] = title
-    text = "\n".join([title, *blocks] if title else blocks)
-    return text.translate(_CONTROL_MAP), meta
-
-
-def _html_meta(soup) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
-        name = (tag.get("name") or tag.get("property") or "").strip().lower()
-        content = (tag.get("content") or "").strip()
-        if name and content:
-            tags.setdefault(name, content)
-    meta: dict[str, str] = {}
-    title_tag = soup.find("title")
-    for key in _HTML_TITLE_META:
-        if tags.get(key):
-            meta["title"] = tags[key]
-            break
-    else:
-        h1 = soup.find("h1")
-        if h1 and h1.get_text(strip=True):
-            meta["title"] = h1.get_text(" ", strip=True)
-        elif title_tag and title_tag.get_text(strip=True):
-            meta["title"] = re.split(r"\s*[_|–—-]\s*", title_tag.get_text(strip=True))[0]
-    for key in _HTML_DATE_META:
-        if tags.get(key) and iso_date(tags[key]):
-            meta["date"] = iso_date(tags[key])
-            meta["datetime"] = tags[key]
-            break
-    for key in _HTML_SOURCE_META:
-        if tags.get(key):
-            meta["publisher"] = tags[key]
-            break
-    for key, out in (("sitename", "site_name"), ("columnname", "column"), ("url", "url")):
-        if tags.get(key):
-            meta[out] = tags[key]
-    if "publisher" not in meta and "site_name" in meta:
-        meta["publisher"] = meta["site_name"]
-    return meta
-
-
-def _page_labels(page_text: str, meta: dict[str, str]) -> None:
-    for m in _PAGE_LABELS.finditer(page_text):
-        _put(meta, m.group(1), m.group(2))
-
-
-def _marked_region(raw: str) -> str | None:
-    """HTML between a ``<!--X.content.begin-->`` comment and its ``<!--X.content.end-->``."""
-    for m in _CONTENT_BEGIN.finditer(raw):
-        end_marker = re.compile(rf"<!--\s*{re.escape(m.group(1))}[._ -]?(end|stop)\s*-->", re.I)
-        e = end_marker.search(raw, m.end())
-        if e and raw[m.end() : e.start()].strip():
-            return raw[m.end() : e.start()]
-    return None
-
-
-def _visible_len(s: str) -> int:
-    return sum(1 for ch in s if ch.isalnum())
-
-
-def _densest_block(soup):
-    """The element whose direct ``<p>``/``<br>`` text, less link text, is longest (or None)."""
-    scores: dict[int, tuple[int, object]] = {}
-    for p in soup.find_all(["p", "br"]):
-        parent = p.parent
-        if parent is None:
-            continue
-        if p.name == "p":
-            n = _visible_len(p.get_text()) - sum(
-                _visible_len(a.get_text()) for a in p.find_all("a")
-            )
-        else:
-            n = _visible_len(str(p.previous_sibling or ""))
-        old = scores.get(id(parent), (0, parent))[0]
-        scores[id(parent)] = (old + max(n, 0), parent)
-    if not scores:
-        return None
-    best_score, best = max(scores.values(), key=lambda sv: sv[0])
-    return best if best_score > 0 else None
-
-
-def _block_texts(node) -> list[str]:
-    """One string per block element / ``<br>`` line, whitespace collapsed, empty ones dropped."""
-    for br in node.find_all("br"):
-        br.replace_with("\n")
-    for tag in node.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    out = []
-    for line in node.get_text().split("\n"):
-        line = re.sub(r"[ \t\r\f\v\xa0]+", " ", line).strip(SPACE)
-        if _visible_len(line):
-            out.append(line)
-    return out
+from qa.documents.html import html_to_text  # noqa: E402  (uses the helpers above)
