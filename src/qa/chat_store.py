@@ -69,6 +69,7 @@ def answer_from_dict(data: Mapping[str, Any]) -> Answer:
             _str(cit["doc_id"]), _str(cit["title"]), _strs(cit["section_path"]), _str(cit["chunk_id"]),
             int(cit["paragraph"]), int(cit["start"]), int(cit["end"]),
             int(cit["sentence_start"]), int(cit["sentence_end"]),
+            page=int(cit["page"]) if cit.get("page") else None,
         )
     passages = tuple(
         Passage(

@@ -413,14 +413,15 @@ def _run_ask(args: argparse.Namespace) -> int:
                 print(f"  {i}. [{p.chunk.start}, {p.chunk.end}) {' > '.join(p.chunk.section_path)}")
                 print(f"     {p.chunk.text[:120]}{'…' if len(p.chunk.text) > 120 else ''}")
         return 0
+    from qa import render
+
     c = answer.citation
     doc = assistant.document(c.doc_id)
     marked = (doc.text[c.sentence_start:c.start] + "【" + answer.text + "】"
               + doc.text[c.end:c.sentence_end])
     print(f"答案: {answer.text}")
     print(f"原文: {marked}")
-    page = f"第 {c.page} 页，" if c.page is not None else ""
-    print(f"出处: {' > '.join([c.title, *c.section_path])}（{page}第 {c.paragraph} 段，字符 {c.start}–{c.end}）")
+    print(f"出处: {render.citation_line(c)}")
     print(f"置信度: {answer.confidence:.2f}")
     if answer.alternatives:
         print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))

@@ -81,18 +81,21 @@ def citation_path(title: str, section_path: Sequence[str]) -> str:
 
 def citation_line(citation: Citation) -> str:
     """One-line raw-text citation for a terminal:
-    ``Title > Section（第 3 段，字符 120–124）`` (``Title（第 1 段…`` without sections)."""
+    ``Title > Section（第 3 段，字符 120–124）`` (``Title（第 1 段…`` without sections;
+    ``（第 2 页，第 3 段…`` for a paged document)."""
+    page = f"第 {citation.page} 页，" if getattr(citation, "page", None) else ""
     return (
         f"{citation_path(citation.title, citation.section_path)}"
-        f"（第 {citation.paragraph} 段，字符 {citation.start}–{citation.end}）"
+        f"（{page}第 {citation.paragraph} 段，字符 {citation.start}–{citation.end}）"
     )
 
 
 def citation_label(citation: Citation) -> str:
     """One-line raw-text citation: title, section path, paragraph, character offsets."""
+    page = f"第 {citation.page} 页 · " if getattr(citation, "page", None) else ""
     return (
         f"《{citation.title}》 · {section_label(citation.section_path)} · "
-        f"第 {citation.paragraph} 段 · 字符 {citation.start}–{citation.end}"
+        f"{page}第 {citation.paragraph} 段 · 字符 {citation.start}–{citation.end}"
     )
 
 
