@@ -150,13 +150,13 @@ def test_confident_neural_span_beats_a_rule_sentence_and_is_cited_exactly():
 
 
 def test_neural_span_edges_lose_stray_punctuation_but_keep_balanced_quotes():
-    from qa.reader.spans import _trim_punctuation
+    from qa.reader.spans import trim_punctuation
 
     text = "他主演了《飞狐外传》。“巴士系数”一词常见,德祐二年（1276年）,"
     for raw, want in [("《飞狐外传》。", "《飞狐外传》"), ("。“巴士系数”一词", "“巴士系数”一词"),
                       ("德祐二年（1276年）,", "德祐二年（1276年）"), ("》。“巴士", "巴士"), ("（1276", "1276")]:
         start = text.index(raw)
-        s, e = _trim_punctuation(text, start, start + len(raw))
+        s, e = trim_punctuation(text, start, start + len(raw))
         assert text[s:e] == want
 
 

@@ -37,26 +37,30 @@ from qa.figures import Figure
 from qa.question import Question
 from qa.reader.records import Candidate
 from qa.reader.spans import (
-    _CLAUSE_BREAKS,
-    _CN,
-    _DATE,
-    _LIST_TRAILER,
-    _WH_SPAN,
-    _YEAR_QUESTION,
+    CLAUSE_BREAKS,
     NAME_WORDS,
-    _align,
-    _bigrams,
-    _clause,
-    _coverage,
-    _restated,
-    _sentence_at,
-    _strip_time,
-    _trim,
-    _trim_punctuation,
+    align,
+    bigrams,
+    clause,
+    coverage,
+    restated,
+    sentence_at,
+    strip_time,
+    trim,
+    trim_punctuation,
 )
 from qa.retrieval import Passage
 from qa.script import fold
 
+_LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
+_DATE = re.compile(
+    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
+)
+_WH_SPAN = re.compile(
+    r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
+)
+_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
+_CN = "零一二三四五六七八九十"
 #: Bounds of the cross-lingual re-ranking (:meth:`CandidateGenerator._rerank_semantic`): the
 #: candidates re-ranked, and the characters encoded of each clause and of the question.
 SEMANTIC_CANDIDATES = 40
@@ -137,7 +141,7 @@ class CandidateGenerator:
         """IDF-weighted share of question words found in the passage and its section path."""
         if not units:
             return _dense_support(passage)
-        return _coverage(units, passage.chunk.text + " ".join(passage.chunk.section_path))
+        return coverage(units, passage.chunk.text + " ".join(passage.chunk.section_path))
 
     def candidates(self, q: Question, passages: Sequence[Passage]) -> list[Candidate]:
         """Every candidate in ``passages`` (best first), by :attr:`Candidate.rule_confidence`.
@@ -152,8 +156,6 @@ class CandidateGenerator:
         supports = [self.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
         n = self.span_passages
         neural = self._neural(q, views[:n], supports[:n]) if self.spans else []
-        neural = [dataclasses.replace(c, rank=next(i for i, (_, p) in enumerate(views)
-                                                   if p.chunk.id == c.chunk.id)) for c in neural]
         for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
             start = len(found)
             if q.answer_type == "meta":
@@ -197,12 +199,12 @@ class CandidateGenerator:
         pub_year = _publication_year(doc)
         years = q.target_years(pub_year)
         for fig in self.figures_in(passage.chunk):
-            sentence = _sentence_at(passage.chunk, fig.start)
+            sentence = sentence_at(passage.chunk, fig.start)
             closeness = self._closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
-            restated = _restated(q.match_text, doc.text, fig)
+            restatement = restated(q.match_text, doc.text, fig)
             type_fit = _figure_type_fit(q, fig, years, pub_year)
-            fit = 0.25 * closeness + 0.3 * restated + 0.45 * type_fit
-            parts = (("closeness", closeness), ("restated", restated), ("type_fit", type_fit))
+            fit = 0.25 * closeness + 0.3 * restatement + 0.45 * type_fit
+            parts = (("closeness", closeness), ("restated", restatement), ("type_fit", type_fit))
             out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure",
                                  figure=fig, parts=parts))
         return out
@@ -227,7 +229,7 @@ class CandidateGenerator:
                 continue
             best = self._nearest(term, text, lo, sentence, start, end)
             if best == 0.0 and len(term) >= 3:
-                grams = _bigrams(term)
+                grams = bigrams(term)
                 best = 0.5 * sum(self._nearest(g, text, lo, sentence, start, end) for g in grams) / len(grams)
             score += weight * best
         return score / total if total else 0.0
@@ -238,7 +240,7 @@ class CandidateGenerator:
         for m in re.finditer(re.escape(term), text[lo:sentence.end]):
             s, e = lo + m.start(), lo + m.end()
             if e <= start:
-                d = len(_CLAUSE_BREAKS.findall(text, e, start)) * 6 + (start - e) * 0.5
+                d = len(CLAUSE_BREAKS.findall(text, e, start)) * 6 + (start - e) * 0.5
             else:
                 d = (s - end) * 2 + 10
             decay = math.exp(-max(d, 0.0) / 12.0)
@@ -291,11 +293,11 @@ class CandidateGenerator:
             end = end_m.start() if end_m else passage.chunk.end
             if end - start < 2:
                 continue
-            sentence = _sentence_at(passage.chunk, m.start() + passage.chunk.start)
+            sentence = sentence_at(passage.chunk, m.start() + passage.chunk.start)
             lead = doc.text[max(passage.chunk.start, m.start() + passage.chunk.start - 40):start]
-            coverage = _coverage(units, lead + doc.text[sentence.start:sentence.end])
-            out.append(Candidate(passage.chunk, start, end, sentence, 0.5 + 0.5 * coverage, support,
-                                 "item", parts=(("closeness", coverage),)))
+            share = coverage(units, lead + doc.text[sentence.start:sentence.end])
+            out.append(Candidate(passage.chunk, start, end, sentence, 0.5 + 0.5 * share, support,
+                                 "item", parts=(("closeness", share),)))
         return out
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:
@@ -308,7 +310,7 @@ class CandidateGenerator:
             text = m.group(0).rstrip()
             if year_only:
                 text = text[:text.index("年") + 1] if "年" in text else text[:4]
-            sentence = _sentence_at(passage.chunk, start)
+            sentence = sentence_at(passage.chunk, start)
             closeness = self._closeness(units, doc.text, start, start + len(text), "", sentence)
             out.append(Candidate(passage.chunk, start, start + len(text), sentence, 0.5 + 0.5 * closeness,
                                  support, "date", parts=(("closeness", closeness),)))
@@ -340,7 +342,7 @@ class CandidateGenerator:
             name = word if flag == "nr" and 2 <= len(word) <= 4 else alone.group(0)
             start = chunk.start + at
             title_match = float(any(t == m.group(0) or m.group(0).endswith(t) for t in asked)) if asked else 0.5
-            out.append(Candidate(chunk, start, start + len(name), _sentence_at(chunk, start),
+            out.append(Candidate(chunk, start, start + len(name), sentence_at(chunk, start),
                                  0.6 + 0.4 * title_match, support, "span",
                                  parts=(("anchor", title_match), ("person", 1.0))))
         return out
@@ -349,7 +351,7 @@ class CandidateGenerator:
         wh = _WH_SPAN.search(q.match_text)
         if not wh:
             return []
-        left = _strip_time(q.match_text[:wh.start()])
+        left = strip_time(q.match_text[:wh.start()])
         right = re.sub(r"[呢吗呀?？。!！\s]+$", "", q.match_text[wh.end():])
         head = ""
         if wh.group(1).startswith("哪") and len(wh.group(1)) > 1 and right:
@@ -361,13 +363,13 @@ class CandidateGenerator:
         name = any(w in q.match_text for w in NAME_WORDS)
         out = []
         for sentence in passage.chunk.sentences:
-            span = _align(left, right, head, name, sentence)
+            span = align(left, right, head, name, sentence)
             if span is None:
                 continue
             start, end, anchor = span
             if q.answer_type == "list" or "、" in doc.text[start:end]:
                 end = start + len(_LIST_TRAILER.sub("", doc.text[start:end]))
-            start, end = _trim(doc.text, start, end)
+            start, end = trim(doc.text, start, end)
             if end - start < 1 or end - start > 60:
                 continue
             fit = 0.5 + 0.5 * anchor
@@ -382,33 +384,34 @@ class CandidateGenerator:
         out = []
         scale = {"description": 0.6, "quantity": 0.3}.get(q.answer_type, 0.45)
         for sentence in passage.chunk.sentences:
-            coverage = _coverage(units, sentence.text) if units else 0.0
-            fit = scale * coverage if units else 0.3
-            start, end = _trim(doc.text, sentence.start, sentence.end)
+            share = coverage(units, sentence.text) if units else 0.0
+            fit = scale * share if units else 0.3
+            start, end = trim(doc.text, sentence.start, sentence.end)
             out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "sentence",
-                                 parts=(("closeness", coverage),)))
+                                 parts=(("closeness", share),)))
         return out
 
     def _neural(self, q: Question, views, supports) -> list[Candidate]:
         """The span proposer's best span in each passage (read in its Simplified view).
 
         Fit is the span's probability against the window's other spans and the
-        no-answer option (``SpanPrediction.probability``); for quantity questions
-        it is scaled by 0.8, so that a figure whose unit and period agree with
-        the question wins over a bare neural span of equal weight.
+        no-answer option (``SpanPrediction.probability``), scaled by 0.8 for
+        quantity questions (the rule score the scorer reads as a feature; the
+        unscaled probability is ``neural``). ``views`` are the best passages in
+        rank order, so each span's rank is its position there.
         """
         predictions = self.spans(q.text, [p.chunk.text for _, p in views])
         out = []
-        for (doc, passage), support, pred in zip(views, supports, predictions, strict=True):
+        for rank, ((doc, passage), support, pred) in enumerate(zip(views, supports, predictions, strict=True)):
             if pred is None:
                 continue
             chunk = passage.chunk
-            start, end = _trim_punctuation(doc.text, chunk.start + pred.start, chunk.start + pred.end)
+            start, end = trim_punctuation(doc.text, chunk.start + pred.start, chunk.start + pred.end)
             if start >= end:
                 continue
             fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
-            out.append(Candidate(chunk, start, end, _sentence_at(chunk, start), fit, support, "neural",
-                                 neural=pred.probability, neural_iou=1.0))
+            out.append(Candidate(chunk, start, end, sentence_at(chunk, start), fit, support, "neural",
+                                 rank=rank, neural=pred.probability, neural_iou=1.0))
         return out
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
@@ -424,7 +427,7 @@ class CandidateGenerator:
         encoded once, the question cut to :data:`SEMANTIC_QUESTION_CHARS`.
         """
         found = sorted(found, key=lambda c: c.rule_confidence, reverse=True)[:SEMANTIC_CANDIDATES]
-        clauses = [_clause(self.documents[c.chunk.doc_id].text, c.start, c.end)[:SEMANTIC_CLAUSE_CHARS]
+        clauses = [clause(self.documents[c.chunk.doc_id].text, c.start, c.end)[:SEMANTIC_CLAUSE_CHARS]
                    for c in found]
         distinct = list(dict.fromkeys(clauses))  # candidates in one clause: encoded once
         # the question apart, so the clauses are not padded to its length

@@ -9,24 +9,14 @@ from qa.chunking import Chunk, Sentence
 from qa.figures import Figure
 from qa.question import TIME_WORDS
 
-_CLAUSE_END = re.compile(r"[,，;；:：。！？!?\n]")
-_LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
 _EDGE = "的了是为与和及在对把被将“”\"' "
-_DATE = re.compile(
-    r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
-)
-_WH_SPAN = re.compile(
-    r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
-)
-_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _QUOTED = re.compile(r"[“\"《「][^“”\"《》「」]{1,30}[”\"》」]")
-_CN = "零一二三四五六七八九十"
 NAME_WORDS = ("叫什么", "名字", "名称", "什么名")
 _OPENERS, _CLOSERS = "（(【[「『《“‘〈", "）)】]」』》”’〉"
 _PUNCTUATION = "，,。.、；;：:！!？?…—·"
 
 
-def _trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink a neural span past white space, edge punctuation and unbalanced
     brackets or quotes. The reader's tokens can straddle a character boundary
     (``》。``, ``。“``), so a span may begin or end with a stray mark; a
@@ -46,15 +36,15 @@ def _trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-_CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
+CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
 
 
-def _bigrams(text: str) -> list[str]:
+def bigrams(text: str) -> list[str]:
     return [text[i:i + 2] for i in range(len(text) - 1)]
 
 
-def _coverage(units: dict[str, float], text: str) -> float:
+def coverage(units: dict[str, float], text: str) -> float:
     """IDF-weighted share of ``units`` in ``text``; a missing word of 3+ characters
     earns half the share of its bigrams that are present."""
     total = sum(units.values())
@@ -65,13 +55,13 @@ def _coverage(units: dict[str, float], text: str) -> float:
         if term in text:
             found += weight
         elif len(term) >= 3:
-            grams = _bigrams(term)
+            grams = bigrams(term)
             found += weight * 0.5 * sum(g in text for g in grams) / len(grams)
     return found / total
 
 
 
-def _restated(question: str, text: str, fig: Figure) -> float:
+def restated(question: str, text: str, fig: Figure) -> float:
     """Share of the figure's own description that the question restates, in [0, 1].
 
     The description is the figure's clause up to the number (``亿元以上`` for
@@ -81,29 +71,29 @@ def _restated(question: str, text: str, fig: Figure) -> float:
     the clause of the figure they ask for, so this separates figures that share
     a sentence.
     """
-    breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, fig.start - 40), fig.start)]
+    breaks = [m.end() for m in CLAUSE_BREAKS.finditer(text, max(0, fig.start - 40), fig.start)]
     clause = text[breaks[-1] if breaks else max(0, fig.start - 40):fig.start]
-    grams = set(_bigrams(clause.strip())) or set(_bigrams(fig.metric))
+    grams = set(bigrams(clause.strip())) or set(bigrams(fig.metric))
     if not grams:
         return 0.5
     return sum(g in question for g in grams) / len(grams)
 
 
-def _sentence_at(chunk: Chunk, offset: int) -> Sentence:
+def sentence_at(chunk: Chunk, offset: int) -> Sentence:
     for sentence in chunk.sentences:
         if sentence.start <= offset < sentence.end:
             return sentence
     return Sentence(chunk.start, chunk.end, chunk.text)
 
 
-def _clause(text: str, start: int, end: int) -> str:
+def clause(text: str, start: int, end: int) -> str:
     """The clause around ``[start, end)``: back to the previous and on to the next break."""
-    lo = max((m.end() for m in _CLAUSE_BREAKS.finditer(text, max(0, start - 60), start)), default=max(0, start - 60))
-    hi_m = _CLAUSE_BREAKS.search(text, end, end + 60)
+    lo = max((m.end() for m in CLAUSE_BREAKS.finditer(text, max(0, start - 60), start)), default=max(0, start - 60))
+    hi_m = CLAUSE_BREAKS.search(text, end, end + 60)
     return text[lo:hi_m.start() if hi_m else min(len(text), end + 60)]
 
 
-def _strip_time(text: str) -> str:
+def strip_time(text: str) -> str:
     return TIME_WORDS.sub("", text).strip()
 
 
@@ -118,7 +108,7 @@ def _find_anchor(pattern: str, text: str, suffix: bool, lo: int = 0) -> tuple[in
     return -1, -1, 0
 
 
-def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
+def align(left: str, right: str, head: str, name: bool, sentence: Sentence):
     """Span of ``sentence`` that the question word stands for, as absolute offsets.
 
     Returns ``(start, end, anchor_share)`` or None. ``anchor_share`` is the
@@ -149,10 +139,10 @@ def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
     if le >= 0 and rs >= 0 and rs > le:
         start, end = le, rs
     elif rs > 0 and lmatch == 0:
-        breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text, 0, rs)]
+        breaks = [m.end() for m in CLAUSE_BREAKS.finditer(text, 0, rs)]
         start, end = (breaks[-1] if breaks else 0), rs
     elif le >= 0 and rmatch == 0:
-        m = _CLAUSE_BREAKS.search(text, le)
+        m = CLAUSE_BREAKS.search(text, le)
         start, end = le, (m.start() if m else len(text))
     else:
         return None
@@ -161,7 +151,7 @@ def _align(left: str, right: str, head: str, name: bool, sentence: Sentence):
     return sentence.start + start, sentence.start + end, share
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` past white space, function characters at the
     edges, empty brackets (``（）``, left where a source dropped a gloss) and a
     closing full stop; keeps balanced quotes."""
