@@ -6,9 +6,8 @@ Usage (from the repository root)::
     python eval/figures_report.py --index /work/cache/extra-index  # the documents of a built index
     python eval/figures_report.py --rows 20 --seed 7 --no-metadata
 
-No encoder is loaded: documents are read (or taken from the index's
-``documents-N.jsonl`` / ``chunks-N.jsonl``) and chunked, and
-:func:`qa.figures.extract_figures` runs on each. Printed:
+No encoder is loaded: documents are read and chunked (or taken, with their
+chunks, from a built index), and :func:`qa.figures.extract_figures` runs on each. Printed:
 
 * per document: figures, and the share with a period, with a kind and with both;
   ``--no-metadata`` adds the same document read again with its publication date
@@ -26,7 +25,6 @@ No encoder is loaded: documents are read (or taken from the index's
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -41,26 +39,20 @@ from qa.chunking import Chunk, chunk_document  # noqa: E402
 from qa.config import DEFAULT_CORPUS_DIR  # noqa: E402
 from qa.documents import Document, load_documents  # noqa: E402
 from qa.figures import Figure, extract_figures  # noqa: E402
-from qa.index import chunk_from_dict, document_from_dict  # noqa: E402
+from qa.index import Index  # noqa: E402
 
 #: A level verb right before the number: the figure is a level, not a change.
 LEVEL_BEFORE = re.compile(r"(?:到|达|至|为)了?(?:约|近|超过|超|逾)?$")
 
 
 def from_index(directory: Path) -> list[tuple[Document, list[Chunk]]]:
-    """Documents and chunks of the index generation named in ``manifest.json``."""
-    gen = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["generation"]
-    docs = {}
-    for line in (directory / f"documents-{gen}.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            d = document_from_dict(json.loads(line))
-            docs[d.id] = d
-    chunks: dict[str, list[Chunk]] = {d: [] for d in docs}
-    for line in (directory / f"chunks-{gen}.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            c = chunk_from_dict(json.loads(line))
-            chunks[c.doc_id].append(c)
-    return [(docs[d], chunks[d]) for d in sorted(docs, key=lambda d: docs[d].path)]
+    """Documents and chunks of the index in ``directory`` (loaded without an encoder)."""
+    index = Index.load(directory, encoder=None)
+    chunks: dict[str, list[Chunk]] = {d: [] for d in index.documents}
+    for c in index.chunks:
+        chunks[c.doc_id].append(c)
+    docs = sorted(index.documents.values(), key=lambda d: d.path)
+    return [(d, chunks[d.id]) for d in docs]
 
 
 def from_files(paths: list[Path]) -> list[tuple[Document, list[Chunk]]]:

@@ -64,7 +64,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     figures: list[Figure] = []
     for chunk in ordered:
         sec_year, _ = heading_year(chunk.section_path)
-        headings = "".join(chunk.section_path)
+        joined_headings = "".join(chunk.section_path)
         sentences = [(s.start, s.end) for s in chunk.sentences] or [(chunk.start, chunk.end)]
         for lo, hi in sentences:
             if (lo, hi) in seen:
@@ -74,7 +74,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
             readings = _read_sentence(text, lo, hi, _scan(text, lo, hi, quoted))
             for r in readings:
                 period, kind = figure_period_kind(
-                    text, lo, r.q.start - len(r.q.lead), frame, mode, sec_year, headings
+                    text, lo, r.q.start - len(r.q.lead), frame, mode, sec_year, joined_headings
                 )
                 figures.append(_figure(doc, chunk.id, lo, hi, r, period, kind))
     figures.sort(key=lambda f: (f.start, f.end))

@@ -14,6 +14,7 @@ from qa.figures.vocabulary import (
     _DATE_RE,
     _FRACTION_RE,
     _FULLWIDTH,
+    _LEAD_QUALIFIERS_LONGEST,
     _MAX_QUOTE,
     _NUM_RE,
     _OPEN_QUOTES,
@@ -24,8 +25,8 @@ from qa.figures.vocabulary import (
     _TAIL_RE,
     _UNIT_CATEGORY,
     FIXED_TERMS,
-    LEAD_QUALIFIERS,
     MAGNITUDES,
+    MAGNITUDES_LONGEST,
 )
 
 # ----------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def parse_number(text: str) -> float:
     """
     s = text.strip().translate(_FULLWIDTH).replace("−", "-")
     scale = 1.0
-    for mag in sorted(MAGNITUDES, key=len, reverse=True):
+    for mag in MAGNITUDES_LONGEST:
         if s.endswith(mag) and len(s) > len(mag):
             head = s[: -len(mag)]
             if head[-1].isdigit() or head[-1] in _CN_DIGITS or head[-1] in _CN_SMALL:
@@ -97,7 +98,7 @@ def parse_number(text: str) -> float:
 
 def unit_scale(unit: str) -> float:
     """Multiplier of the magnitude at the start of ``unit`` (``亿元`` → 1e8, ``%`` → 1)."""
-    for mag in sorted(MAGNITUDES, key=len, reverse=True):
+    for mag in MAGNITUDES_LONGEST:
         if unit.startswith(mag):
             return MAGNITUDES[mag]
     return 1.0
@@ -182,7 +183,7 @@ def _scan(text: str, lo: int, hi: int, quoted: bytearray) -> list[_Quantity]:
 
 
 def _lead_qualifier(text: str, start: int, lo: int) -> str:
-    for w in sorted(LEAD_QUALIFIERS, key=len, reverse=True):
+    for w in _LEAD_QUALIFIERS_LONGEST:
         if start - len(w) >= lo and text.startswith(w, start - len(w)):
             return w
     return ""

@@ -8,8 +8,9 @@ Three layers, most general first:
    or the opening lines) read with the document's genre (a work report published
    in 2019 reviews 2018 and plans 2019; a bulletin published in 2024 reports
    2023), else the years its opening mentions most.
-2. :class:`SectionModes` — whether a place in the text reviews or plans: the
-   innermost heading that says so (``2018年工作回顾`` / ``2019年工作安排``), else
+2. :func:`heading_mode` and :func:`paragraph_modes` — whether a place in the
+   text reviews or plans: the innermost heading that says so
+   (``2018年工作回顾`` / ``2019年工作安排``), else
    the latest paragraph that opens with a review or plan cue (``过去一年``,
    ``今年``, ``主要预期目标`` …), else the genre's default.
 3. :func:`figure_period_kind` — one figure: an explicit year or year range in
@@ -30,7 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.figures.numbers import _is_clause_sep
+from qa.figures.numbers import _is_clause_sep, _parse_chinese
 from qa.figures.vocabulary import _ACHIEVED, _TARGET_CUES, _WEAK_TARGET_CUES
 
 # ----------------------------------------------------------------------------
@@ -57,8 +58,6 @@ MULTI_YEAR = {"五年来": 4, "过去五年": 4, "近五年": 4, "五年间": 4,
               "近三年": 2, "两年来": 1, "十年来": 9, "过去十年": 9, "近年来": None, "多年来": None}
 #: Words that keep ``累计`` within one period (全年累计, 1-10月累计).
 WITHIN_PERIOD = ("全年", "年内", "当年", "今年", "本年", "上半年", "下半年", "季度", "月", "年末", "同期")
-_CN_ORD = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
-           "十一": 11, "十二": 12, "十三": 13, "十四": 14, "十五": 15, "十六": 16}
 
 _YEAR = r"(?:19|20)[0-9]{2}"
 #: A year (or a year range) in running text: 2023年, 2014-2018年, 2014年至2018年.
@@ -108,10 +107,6 @@ def _genre(head: str) -> str:
     return "brief"
 
 
-def _opening(text: str, body_start: int = 0, n: int = 600) -> str:
-    return text[body_start : body_start + n]
-
-
 def report_frame(
     title: str,
     metadata: dict,
@@ -136,7 +131,7 @@ def report_frame(
         A :class:`ReportFrame`; years are None only when the document names no year.
     """
     head = title or ""
-    opening = _opening(text, 0, body_start + 600)
+    opening = text[: body_start + 600]
     # the genre: from the title, else from the first lines (which usually repeat it)
     genre = _genre(head if head else text[: body_start + 200])
     # 1. years the title names itself (not a date): 2023年…公报, 2023年工作总结和2024年工作思路
@@ -246,7 +241,7 @@ def paragraph_modes(text: str, lo: int, hi: int) -> list[tuple[int, str]]:
 
 
 def _plan_period(m: re.Match) -> tuple[int, int] | None:
-    n = _CN_ORD.get(m.group(1))
+    n = _parse_chinese(m.group(1))
     if n is None or n < 3:
         return None
     start = 1966 + 5 * (n - 3)  # 三五 1966-1970 … 十三五 2016-2020
@@ -371,7 +366,7 @@ def _has_target_cue(text: str, lo: int, pos: int, cues: Sequence[str]) -> bool:
     for cue in cues:
         k = seg.find(cue)
         while k != -1:
-            clause_start = max([0] + [i + 1 for i in range(k) if _is_clause_sep(seg, i)])
+            clause_start = _clause_start(seg, 0, k)
             done = seg.startswith("了", k + len(cue))  # 确保了: it happened
             if not done and not any(w in seg[clause_start:k] for w in _ACHIEVED):
                 return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from qa.figures.vocabulary import (
     _CHANGE_DOWN,
     _CHANGE_WORDS,
     _CN_DIGITS,
-    _LEAD_WORDS,
-    _LINK_WORDS,
+    _LEAD_WORDS_LONGEST,
+    _LINK_WORDS_LONGEST,
     _MARKER_RE,
     _MAX_METRIC,
     _NOUN_STOPS,
@@ -21,6 +22,7 @@ from qa.figures.vocabulary import (
     LEVEL_ENDINGS,
     LEVEL_VERBS,
     MAGNITUDES,
+    MAGNITUDES_LONGEST,
     RATE_UNITS,
     SCOPE_ONLY,
 )
@@ -58,7 +60,7 @@ def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
             e -= len(mk.group(0))
             changed = True
             continue
-        for w in sorted(_LINK_WORDS, key=len, reverse=True):
+        for w in _LINK_WORDS_LONGEST:
             if seg.endswith(w) and not _word_tail(seg, w):
                 e -= len(w)
                 link = w + link
@@ -82,7 +84,7 @@ def _strip_metric(text: str, s: int, e: int) -> tuple[int, int, str]:
             s += scope.end()
             changed = True
             continue
-        for w in sorted(_LEAD_WORDS, key=len, reverse=True):
+        for w in _LEAD_WORDS_LONGEST:
             if seg.startswith(w) and len(seg) > len(w) and not seg.startswith("占比"):
                 s += len(w)
                 changed = True
@@ -149,11 +151,15 @@ _SCOPE_VERBS = ("涉及", "包括", "涵盖", "覆盖", "惠及")
 _NOMINAL = ("n", "vn", "an", "l", "j", "b", "s", "eng", "nz", "nt", "ns", "nr", "ng")
 
 
-def _words(seg: str) -> list[tuple[str, str]]:
-    """(word, flag) pairs of ``seg`` from jieba's part-of-speech tagger."""
+@functools.lru_cache(maxsize=4096)
+def _words(seg: str) -> tuple[tuple[str, str], ...]:
+    """(word, flag) pairs of ``seg`` from jieba's part-of-speech tagger.
+
+    Cached: one quantity's metric is often tested twice (``_single_verb``, then
+    ``_is_nominal``) and a document repeats its metrics (``投资``)."""
     import jieba.posseg as pseg  # loaded on first use (about a second)
 
-    return [(p.word, p.flag) for p in pseg.cut(seg)]
+    return tuple((p.word, p.flag) for p in pseg.cut(seg))
 
 
 def _is_nominal(seg: str) -> bool:
@@ -197,7 +203,7 @@ def _is_cjk(ch: str) -> bool:
 
 def _base_unit(unit: str) -> str:
     """``unit`` without its magnitude prefix (``万人次`` → ``人次``)."""
-    for mag in sorted(MAGNITUDES, key=len, reverse=True):
+    for mag in MAGNITUDES_LONGEST:
         if unit.startswith(mag) and len(unit) > len(mag):
             return unit[len(mag) :]
     return unit

@@ -88,7 +88,6 @@ class Figure:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-
 def filter_figures(
     figures: Iterable[Figure], query: str | None = None, period: str | int | None = None
 ) -> list[Figure]:

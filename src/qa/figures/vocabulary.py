@@ -108,10 +108,6 @@ _NOUN_STOPS = (
 _SESSION_WORDS = ("会议", "全会", "全体会议", "全委", "常委会", "代表大会", "大会")
 _MAX_METRIC = 20  # characters kept at most of a long metric phrase
 
-_ACTUAL_HEADINGS = ("回顾", "总结", "完成情况", "工作情况", "执行情况", "成绩")
-_TARGET_HEADINGS = ("主要工作", "工作安排", "安排", "计划", "思路", "目标", "任务", "打算", "展望")
-_ACTUAL_TITLES = ("公报", "统计")
-
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_SMALL = {"十": 10, "百": 100, "千": 1000}
@@ -119,6 +115,18 @@ _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 
 _DIGIT = "0-9０-９"
 _FULLWIDTH = str.maketrans("０１２３４５６７８９．，－＋", "0123456789.,-+")
+
+
+def _longest_first(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+#: The word lists above, longest first, so that a prefix or suffix match takes
+#: the longest word (``提高到`` before ``到``).
+MAGNITUDES_LONGEST = _longest_first(MAGNITUDES)
+_LINK_WORDS_LONGEST = _longest_first(_LINK_WORDS)
+_LEAD_WORDS_LONGEST = _longest_first(_LEAD_WORDS)
+_LEAD_QUALIFIERS_LONGEST = _longest_first(LEAD_QUALIFIERS)
 
 
 def _alt(words: Iterable[str]) -> str:
@@ -136,7 +144,6 @@ _NUM_RE = re.compile(
     rf"|[{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)"
     r"|(?P<cn>[零〇一二两三四五六七八九十百千万亿]+)"
 )
-_ARABIC_RE = re.compile(rf"[{_DIGIT}]+(?:[.．][{_DIGIT}]+)?")
 _RATIO_RE = re.compile(rf"(?:[:：][{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)+")
 _FRACTION_RE = re.compile(rf"/([{_DIGIT}]+)(?![{_DIGIT}.])")
 _RANGE_RE = re.compile(rf"[-－–—~～至到]([{_DIGIT}]+(?:[.．][{_DIGIT}]+)?)")
@@ -144,8 +151,6 @@ _DATE_RE = re.compile(
     rf"[{_DIGIT}]{{4}}[-/.][{_DIGIT}]{{1,2}}[-/.][{_DIGIT}]{{1,2}}"
     rf"|(?<![{_DIGIT}.:：])[{_DIGIT}]{{1,2}}[:：][{_DIGIT}]{{2}}(?:[:：][{_DIGIT}]{{2}})?(?![{_DIGIT}.:：])"
 )
-_YEAR_RE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?:[-—~～至到](?:19|20)[0-9]{2})?年")
-_TITLE_YEAR_RE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年(?![0-9]{1,2}月|度?[0-9])")
 _MARKER_RE = re.compile(r"(?:[\u2460-\u2473\u2776-\u277f]|\^?\[[0-9]{1,3}\])$")
 _CLAUSE_SEPS = set("，,；;：:。！？!?")
 _SIGNS = "-−－"
