@@ -183,12 +183,12 @@ def load_document(path: str | Path) -> Document:
         if suffix == ".pdf":
             from qa.documents.pdf import pdf_text
 
-            raw, starts, extra = pdf_text(p)
+            raw, starts, extra = pdf_text(p, data)
             extra["pages"] = ",".join(map(str, starts))
         else:
             from qa.documents.docx import docx_text
 
-            raw, extra = docx_text(p)
+            raw, extra = docx_text(p, data)
         text = raw.translate(_CONTROL_MAP)  # same length
         metadata, body_start = parse_header(text)
         _printed_front_matter(text, metadata, extra.pop("pdf_title", ""))

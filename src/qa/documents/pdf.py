@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import statistics
 from collections import Counter
@@ -64,8 +65,11 @@ class _Item:
     margin: bool = False  # in the top or bottom margin of the page
 
 
-def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
+def pdf_text(path: str | Path, data: bytes | None = None) -> tuple[str, list[int], dict[str, str]]:
     """The canonical text of the PDF at ``path``, the offset where each page starts, metadata.
+
+    ``data``, when given, is the file's content already read (the file is not read
+    again; ``path`` then only names it in errors).
 
     Returns:
         ``(text, pages, metadata)``: ``pages[i]`` is the character offset in ``text``
@@ -82,7 +86,7 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
     from qa.documents import DocumentError
 
     try:
-        pdf = pdfplumber.open(str(path))
+        pdf = pdfplumber.open(io.BytesIO(data) if data is not None else str(path))
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
         raise DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt") from exc
     except Exception as exc:  # pdfminer raises many types on a damaged file
