@@ -55,7 +55,6 @@ from qa.documents.decoding import _CONTROL_MAP, decode_bytes, normalize_text
 from qa.documents.errors import DocumentError
 from qa.documents.header import (
     KEY_ALIASES,
-    document_title,
     document_title_at,
     iso_date,
     markdown_header,
@@ -266,7 +265,6 @@ __all__ = [
     "boilerplate_spans",
     "decode_bytes",
     "document_id",
-    "document_title",
     "document_title_at",
     "html_to_text",
     "is_boilerplate_line",

@@ -14,6 +14,7 @@ import io
 import zipfile
 from pathlib import Path
 
+from qa.documents.errors import DocumentError
 from qa.documents.tables import caption_unit, close_up_spacing, table_lines
 
 _HEADING_STYLES = ("heading", "title", "标题")
@@ -51,7 +52,6 @@ def docx_text(path: str | Path, data: bytes | None = None) -> tuple[str, dict[st
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    from qa.documents import DocumentError
 
     try:
         document = docx.Document(io.BytesIO(data) if data is not None else str(path))

@@ -294,7 +294,7 @@ _TITLE_LINES = 12
 def printed_front_matter(text: str, metadata: dict[str, str], declared: str = "") -> None:
     """Title, issuer and date printed at the top of a PDF/DOCX text, into ``metadata``.
 
-    The title is :func:`document_title`, else the PDF's declared ``/Title``
+    The title is :func:`document_title_at`, else the PDF's declared ``/Title``
     (``declared``), else what :func:`parse_header` found. The issuer
     (``publisher``) and ``date`` come from the lines after the title (or the
     first lines when the title is not printed): a short line ending like an
@@ -314,12 +314,6 @@ def printed_front_matter(text: str, metadata: dict[str, str], declared: str = ""
         elif ("publisher" not in metadata and len(s) <= 40 and "。" not in s
               and _ORG_SUFFIX.search(s.split()[-1])):
             metadata["publisher"] = s
-
-
-def document_title(text: str) -> str:
-    """The title printed near the top of an extracted PDF/DOCX text (see
-    :func:`document_title_at`), or '' when none."""
-    return document_title_at(text)[0]
 
 
 def document_title_at(text: str) -> tuple[str, int]:
