@@ -10,9 +10,11 @@ A merged first row spanning the table (a caption) stays a line of its own.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
+from qa.documents.errors import DocumentError
 from qa.documents.tables import caption_unit, close_up_spacing, table_lines
 
 _HEADING_STYLES = ("heading", "title", "标题")
@@ -31,8 +33,11 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def docx_text(path: str | Path) -> tuple[str, dict[str, str]]:
+def docx_text(path: str | Path, data: bytes | None = None) -> tuple[str, dict[str, str]]:
     """The canonical text of the ``.docx`` at ``path`` and its metadata.
+
+    ``data``, when given, is the file's content already read (the file is not read
+    again; ``path`` then only names it in errors).
 
     Returns:
         ``(text, metadata)``; ``metadata["headings"]`` counts the paragraphs in a
@@ -47,10 +52,9 @@ def docx_text(path: str | Path) -> tuple[str, dict[str, str]]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    from qa.documents import DocumentError
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data) if data is not None else str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise DocumentError.at(path, f"corrupt or not a .docx file ({type(exc).__name__}: {exc})"[:300]) from exc
     lines: list[str] = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from qa.documents import _CONTROL_MAP, SPACE, _put, iso_date
+from qa.documents.decoding import _CONTROL_MAP
+from qa.documents.header import _put, iso_date
+from qa.documents.lines import SPACE
 
 _NOISE_TAGS = (
     "script", "style", "noscript", "template", "iframe", "svg", "canvas", "nav", "header",

@@ -16,12 +16,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.documents.errors import DocumentError
 from qa.documents.tables import (
     CAPTION,
     caption_unit,
@@ -64,8 +66,11 @@ class _Item:
     margin: bool = False  # in the top or bottom margin of the page
 
 
-def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
+def pdf_text(path: str | Path, data: bytes | None = None) -> tuple[str, list[int], dict[str, str]]:
     """The canonical text of the PDF at ``path``, the offset where each page starts, metadata.
+
+    ``data``, when given, is the file's content already read (the file is not read
+    again; ``path`` then only names it in errors).
 
     Returns:
         ``(text, pages, metadata)``: ``pages[i]`` is the character offset in ``text``
@@ -77,18 +82,12 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
         qa.documents.DocumentError: encrypted, corrupt, or no text layer (scanned).
     """
     import pdfplumber
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
-    from qa.documents import DocumentError
 
     try:
-        pdf = pdfplumber.open(str(path))
-    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
-        raise DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt") from exc
+        pdf = pdfplumber.open(io.BytesIO(data) if data is not None else str(path))
     except Exception as exc:  # pdfminer raises many types on a damaged file
-        if "password" in repr(exc).lower() or "encrypt" in repr(exc).lower():
-            raise DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt") from exc
-        raise DocumentError.at(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"[:300]) from exc
+        raise _open_error(path, exc) from exc
     try:
         with pdf:
             carried: dict[str, str] = {}
@@ -96,9 +95,7 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
             count = len(pdf.pages)
             declared = _declared_title(pdf.metadata or {})
     except Exception as exc:
-        if "password" in repr(exc).lower() or "encrypt" in repr(exc).lower():
-            raise DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt") from exc
-        raise DocumentError.at(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"[:300]) from exc
+        raise _open_error(path, exc) from exc
     if not any(item.text.strip() for items in pages for item in items):
         raise DocumentError.at(path, "no text layer: run OCR first, e.g. ocrmypdf")
     _drop_running(pages)
@@ -109,6 +106,17 @@ def pdf_text(path: str | Path) -> tuple[str, list[int], dict[str, str]]:
     if declared:
         meta["pdf_title"] = declared
     return text, starts, meta
+
+
+def _open_error(path: str | Path, exc: Exception) -> DocumentError:
+    """The error for a PDF that pdfplumber/pdfminer failed on: encrypted, else corrupt."""
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+
+    text = repr(exc).lower()
+    if isinstance(exc, (PDFPasswordIncorrect, PDFEncryptionError)) or "password" in text or "encrypt" in text:
+        return DocumentError.at(path, "encrypted PDF: remove the password first, e.g. qpdf --decrypt")
+    return DocumentError.at(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"[:300])
 
 
 def _declared_title(info: dict) -> str:
