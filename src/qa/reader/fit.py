@@ -108,36 +108,34 @@ def fit(rows: Sequence[QuestionRows], provenance: dict | None = None) -> Scorer:
     return dataclasses.replace(scorer, threshold=best_threshold(scorer, rows))
 
 
+def _top(scorer: Scorer, row: QuestionRows) -> tuple[float, bool]:
+    """The best candidate's probability (-1 without candidates) and whether it is right."""
+    if not len(row.texts):
+        return -1.0, False
+    probabilities = scorer.probability(row.features)
+    best = int(np.argmax(probabilities))
+    return float(probabilities[best]), bool(row.labels[best])
+
+
 def decide(scorer: Scorer, row: QuestionRows, threshold: float) -> tuple[bool, bool]:
     """``(answered, correct)`` for one question: the best candidate answers when
     its probability reaches ``threshold``; correct means a right answer, or an
     abstention on an unanswerable question."""
-    if not len(row.texts):
+    probability, right = _top(scorer, row)
+    if probability < threshold:
         return False, not row.answerable
-    probabilities = scorer.probability(row.features)
-    best = int(np.argmax(probabilities))
-    if probabilities[best] < threshold:
-        return False, not row.answerable
-    return True, bool(row.labels[best])
+    return True, right
 
 
 def best_threshold(scorer: Scorer, rows: Sequence[QuestionRows]) -> float:
     """The threshold in [0.05, 0.95] (steps of 0.01) with the most correct
     questions; ties go to the middle of the best run."""
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    best_p = []
-    for row in rows:
-        best_p.append(float(scorer.probability(row.features).max()) if len(row.texts) else -1.0)
-    scores = []
-    for threshold in grid:
-        correct = 0
-        for row, p in zip(rows, best_p, strict=True):
-            if p < threshold:
-                correct += not row.answerable
-            else:
-                correct += bool(row.labels[int(np.argmax(scorer.probability(row.features)))])
-        scores.append(correct)
-    scores = np.array(scores)
+    tops = [_top(scorer, row) for row in rows]
+    probability = np.array([p for p, _ in tops])
+    if_answered = np.array([right for _, right in tops])
+    if_abstained = np.array([not row.answerable for row in rows])
+    scores = np.array([np.where(probability < t, if_abstained, if_answered).sum() for t in grid])
     winners = grid[scores == scores.max()]
     return float(winners[len(winners) // 2])
 
