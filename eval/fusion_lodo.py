@@ -31,11 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
+    from qa.retrieval_cli import DEFAULT_DATA, DEFAULT_EXTRA, METHODS, measure
+    from qa.retrieval_fit import DEFAULT_C
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", help="index holding the questions' documents (default: build in memory)")
-    parser.add_argument("--extra", nargs="*", default=["../shared/corpus-extra"])
-    parser.add_argument("--data", nargs="+", default=["eval/seed_qa.jsonl", "eval/extra_qa.jsonl"])
-    parser.add_argument("--c", type=float, default=None)
+    parser.add_argument("--extra", nargs="*", default=list(DEFAULT_EXTRA))
+    parser.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
+    parser.add_argument("--c", type=float, default=DEFAULT_C)
     args = parser.parse_args(argv)
 
     from qa.logs import quiet_libraries
@@ -46,27 +49,22 @@ def main(argv=None) -> int:
     from qa.evaluation.datasets import load_dataset
     from qa.index import Index
     from qa.retrieval import Retriever
-    from qa.retrieval_cli import METHODS, measure
     from qa.retrieval_fit import (
-        DEFAULT_C,
         OLD_FUSION,
+        base_ranks,
         collect,
         format_table,
         model_ranks,
+        print_tables,
         rank_table,
     )
 
-    args.c = DEFAULT_C if args.c is None else args.c
     retriever, by_file, ranks = measure(args)
     queries = [q for qs in by_file.values() for q in qs]
     ranks["shipped"] = model_ranks(queries, retriever.fusion)
-    methods = [*METHODS, "shipped"]
-    tables = {}
-    for path, qs in by_file.items():
-        tables[path] = rank_table(qs, ranks)
-        print(f"\n{path}: {len(qs)} judged questions over {len(retriever.index.documents)} documents "
-              f"({len(retriever.index)} chunks); hybrid-new leave-one-document-out, shipped in-sample")
-        print(format_table(tables[path], methods))
+    tables = print_tables(by_file, ranks, [*METHODS, "shipped"],
+                          f" over {len(retriever.index.documents)} documents ({len(retriever.index)} chunks); "
+                          "hybrid-new leave-one-document-out, shipped in-sample")
 
     seed = next((p for p in by_file if p.endswith("seed_qa.jsonl")), None)
     if seed:
@@ -74,9 +72,8 @@ def main(argv=None) -> int:
                              progress=False)
         alone = Retriever(single, retriever.encoder, retriever.settings)
         qs = collect(alone, load_dataset(seed))
-        single_ranks = {"bm25": {q.id: q.base_ranks["bm25"] for q in qs},
-                        "dense": {q.id: q.base_ranks["dense"] for q in qs},
-                        "hybrid-old": model_ranks(qs, OLD_FUSION), "shipped": model_ranks(qs, alone.fusion)}
+        single_ranks = {**base_ranks(qs), "hybrid-old": model_ranks(qs, OLD_FUSION),
+                        "shipped": model_ranks(qs, alone.fusion)}
         print(f"\n{seed} over the default report alone ({len(single)} chunks)")
         print(format_table(rank_table(qs, single_ranks), list(single_ranks)))
 

@@ -444,7 +444,11 @@ class Retriever:
         self._idf: np.ndarray | None = None  # IDF per BM25 token id, computed on first use
         self._idf_unseen = 0.0
         self._keys: DocumentKeys | None = None
-        self._built_for = None  # the BM25 model _idf and _keys were computed for (index.add replaces it)
+        self._title_years: dict[str, set[int]] = {}
+        self._headings: list[str] = []  # per chunk row: its section path, joined
+        self._chunk_flags = np.zeros((0, 2))  # per chunk row: plan heading, target text (0/1)
+        # the BM25 model the per-index state above was computed for (index.add replaces it)
+        self._built_for = None
 
     @property
     def fusion(self) -> FusionModel:
@@ -463,6 +467,10 @@ class Retriever:
         self._idf_unseen = float(np.log1p((n_docs + 0.5) / 0.5))
         self._keys = DocumentKeys.from_documents(self.index.documents.values())
         self._title_years = {d.id: title_years(d) for d in self.index.documents.values()}
+        self._headings = [" ".join(c.section_path) for c in self.index.chunks]
+        self._chunk_flags = np.asarray(
+            [(bool(PLAN_HEADING.search(h)), bool(TARGET_TEXT.search(c.text)))
+             for h, c in zip(self._headings, self.index.chunks, strict=True)], dtype=np.float64).reshape(-1, 2)
         self._built_for = bm25
 
     # ---- document scope
@@ -546,8 +554,13 @@ class Retriever:
             rows: chunk rows to search (a document restriction), None for all.
             depth: how many each retriever contributes (default ``settings.fusion_depth``).
         """
+        return self._candidates(query, query_vector, rows, depth, self._bm25(query))
+
+    def _candidates(self, query: str, query_vector: np.ndarray, rows: np.ndarray | None,
+                    depth: int | None, bm25: tuple[np.ndarray, float, float]) -> Candidates:
+        """:meth:`candidates` with the query's :meth:`_bm25` already computed."""
         depth = self.settings.fusion_depth if depth is None else depth
-        bm25_all, bm25_max, oov = self._bm25(query)
+        bm25_all, bm25_max, oov = bm25
         rankings = {"dense": self.dense_ranking(query_vector, depth, rows),
                     "bm25": self.bm25_ranking(bm25_all, depth, rows)}
         rows_out = np.fromiter(
@@ -574,16 +587,15 @@ class Retriever:
 
         years = {int(m.group(1)) for m in YEAR.finditer(query)}
         out = np.zeros((len(rows), 5))
+        out[:, 3:] = self._chunk_flags[rows]  # query-independent, computed once per index
+        if not years:
+            return out
         for i, row in enumerate(rows.tolist()):
-            chunk = self.index.chunks[row]
-            heading = " ".join(chunk.section_path)
-            out[i, 3] = bool(PLAN_HEADING.search(heading))
-            out[i, 4] = bool(TARGET_TEXT.search(chunk.text))
-            if years:
-                titled = self._title_years.get(chunk.doc_id, set())
-                out[i, :3] = (any(str(y) in chunk.text or str(y) in heading for y in years),
-                              any(y + 1 in titled for y in years),
-                              any(y in titled for y in years))
+            chunk, heading = self.index.chunks[row], self._headings[row]
+            titled = self._title_years.get(chunk.doc_id, set())
+            out[i, :3] = (any(str(y) in chunk.text or str(y) in heading for y in years),
+                          any(y + 1 in titled for y in years),
+                          any(y in titled for y in years))
         return out
 
     # ---- search
@@ -628,12 +640,13 @@ class Retriever:
         rows = None if doc_ids is None else self.index.rows_of(doc_ids)
         if rows is not None and len(rows) == 0:
             return []
-        bm25_all = self._bm25(query)[0]  # cheap; reported for every retriever
+        bm25 = self._bm25(query)  # reported for every retriever; hybrid's features reuse it
+        bm25_all = bm25[0]
         qvec = None
         if retriever != "bm25" or query_vector is not None:
             qvec = self._query_vector(query, query_vector)
         if retriever == "hybrid":
-            found = self.candidates(query, qvec, rows, depth=max(k, settings.fusion_depth))
+            found = self._candidates(query, qvec, rows, max(k, settings.fusion_depth), bm25)
             fused = self.fusion.score(found.features)
             order = np.lexsort((found.rows, -fused))[:k]
             final = Ranking(found.rows[order], fused[order])

@@ -79,15 +79,11 @@ def measure(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from qa.retrieval_fit import HARD_NEGATIVES, fit, format_table, rank_table
+    from qa.retrieval_fit import HARD_NEGATIVES, fit, print_tables
 
     retriever, by_file, ranks = measure(args)
-    tables = {}
-    for path, queries in by_file.items():
-        tables[path] = rank_table(queries, ranks)
-        print(f"\n{path}: {len(queries)} judged questions, leave-one-document-out "
-              f"(hybrid-new fitted without the question's document)")
-        print(format_table(tables[path], METHODS))
+    tables = print_tables(by_file, ranks, METHODS, ", leave-one-document-out "
+                          "(hybrid-new fitted without the question's document)")
     if args.retrieval_command != "fit":
         return 0
     queries = [q for qs in by_file.values() for q in qs]

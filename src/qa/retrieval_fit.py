@@ -199,12 +199,30 @@ def format_table(table: dict[str, dict[str, dict]], methods: Sequence[str]) -> s
     return "\n".join(lines)
 
 
+def print_tables(by_file: dict[str, Sequence[Query]], ranks: dict[str, dict[str, int | None]],
+                 methods: Sequence[str], note: str) -> dict[str, dict[str, dict]]:
+    """Print each data file's :func:`rank_table` under ``"{file}: {n} judged questions{note}"``.
+
+    Returns ``{data file: its rank_table}``.
+    """
+    tables = {}
+    for path, queries in by_file.items():
+        tables[path] = rank_table(queries, ranks)
+        print(f"\n{path}: {len(queries)} judged questions{note}")
+        print(format_table(tables[path], methods))
+    return tables
+
+
+def base_ranks(queries: Sequence[Query]) -> dict[str, dict[str, int | None]]:
+    """``{"bm25": {query id: rank}, "dense": {...}}``: each retriever alone (:attr:`Query.base_ranks`)."""
+    return {name: {q.id: q.base_ranks[name] for q in queries} for name in ("bm25", "dense")}
+
+
 def all_ranks(queries: Sequence[Query], c: float = DEFAULT_C) -> dict[str, dict[str, int | None]]:
     """Ranks of every method: ``bm25``, ``dense``, ``rrf``, ``hybrid-old`` and ``hybrid-new`` (LODO)."""
     rrf = FusionModel({"rrf": 1.0})
     return {
-        "bm25": {q.id: q.base_ranks["bm25"] for q in queries},
-        "dense": {q.id: q.base_ranks["dense"] for q in queries},
+        **base_ranks(queries),
         "rrf": model_ranks(queries, rrf),
         "hybrid-old": model_ranks(queries, OLD_FUSION),
         "hybrid-new": lodo_ranks(queries, c=c),
