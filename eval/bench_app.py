@@ -116,17 +116,15 @@ def ask_latencies(url: str, rows: list[dict]) -> list[float]:
 
 def summarize(times: list[float]) -> dict[str, float]:
     """Mean, median, 90th and 95th percentiles and max of ``times`` (seconds), in milliseconds."""
+    from qa.evaluation.metrics import percentile
+
     ms = sorted(t * 1000 for t in times)
-
-    def pct(q: float) -> float:
-        return round(ms[min(len(ms) - 1, round(q * (len(ms) - 1)))], 1)
-
     return {
         "n": len(ms),
         "mean_ms": round(statistics.fmean(ms), 1),
         "p50_ms": round(statistics.median(ms), 1),
-        "p90_ms": pct(0.9),
-        "p95_ms": pct(0.95),
+        "p90_ms": round(percentile(ms, 90), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
         "max_ms": round(ms[-1], 1),
     }
 

@@ -881,11 +881,8 @@ def _generation_on_disk(directory: Path) -> Any:
 
 def _next_generation(directory: Path) -> int:
     """One more than any generation named by the manifest or found on disk."""
-    found = [0]
-    try:
-        found.append(int(json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["generation"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    named = _generation_on_disk(directory)
+    found = [0, named] if isinstance(named, int) else [0]
     for entry in directory.iterdir():
         match = _GENERATION_FILE.match(entry.name)
         if match:

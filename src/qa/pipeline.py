@@ -19,6 +19,7 @@ every :data:`RELOAD_CHECK_S` seconds, by a ``stat`` of ``manifest.json``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -279,13 +280,12 @@ class Assistant:
 
     def _ask(self, state: _State, question: str, history: Sequence[str],
              doc_ids: Iterable[str] | None) -> Answer:
-        prepared = self.prepare(question, history, doc_ids, state=state)
+        prepared, doc_ids = self._analysed(state, question, history, doc_ids)
         if prepared.q is None:
             return Answer(prepared.text, "", "", "", None, 0.0, True, notice="请输入问题。")
-        if _is_heavy(prepared):
-            with self._heavy:
-                return state.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
-        return state.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
+        with self._turn(prepared):  # a heavy question holds the lock once, for search and reading
+            prepared = self._retrieved(state, prepared, doc_ids)
+            return state.reader.read(prepared.q, prepared.passages, prepared.text, prepared.notice)
 
     def prepare(self, question: str, history: Sequence[str] = (),
                 doc_ids: Iterable[str] | None = None, state: _State | None = None) -> Prepared:
@@ -297,23 +297,36 @@ class Assistant:
         and the scorer's training (:mod:`qa.reader.fit`) both start here."""
         self.warm_up(progress=False)
         state = state or self._current()
+        prepared, doc_ids = self._analysed(state, question, history, doc_ids)
+        with self._turn(prepared):
+            return self._retrieved(state, prepared, doc_ids)
+
+    def _analysed(self, state: _State, question: str, history: Sequence[str],
+                  doc_ids: Iterable[str] | None) -> tuple[Prepared, Iterable[str] | None]:
+        """:meth:`prepare` up to retrieval: the question without passages, and the
+        documents to search (``doc_ids``, or the conversation's :meth:`_focus`)."""
         text, notice = clean_question(question, self.settings.max_question_chars)
         if not re.search(r"\w", text):  # empty, or punctuation only
-            return Prepared(question, text, notice, "", None, [])
+            return Prepared(question, text, notice, "", None, []), doc_ids
         recent = list(history)[-self.settings.max_history:] if self.settings.max_history else []
         cleaned_history = [h for h in (clean_question(h, self.settings.max_question_chars)[0]
                                        for h in recent) if h]
         standalone = official_terms(rewrite(text, cleaned_history))
         q = analyze(standalone)
-        if not q.has_content:  # numbers, code or format strings alone: nothing to look up
-            return Prepared(question, text, notice, standalone, q, [])
-        if doc_ids is None and cleaned_history:
+        if q.has_content and doc_ids is None and cleaned_history:
             doc_ids = self._focus(state, text, standalone, cleaned_history)
-        prepared = Prepared(question, text, notice, standalone, q, [])
-        if _is_heavy(prepared):
-            with self._heavy:
-                return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
-        return dataclasses.replace(prepared, passages=self._search(state, standalone, doc_ids=doc_ids))
+        return Prepared(question, text, notice, standalone, q, []), doc_ids
+
+    def _retrieved(self, state: _State, prepared: Prepared, doc_ids: Iterable[str] | None) -> Prepared:
+        """``prepared`` with its passages; none when it has no content to look up
+        (numbers, code or format strings alone)."""
+        if prepared.q is None or not prepared.q.has_content:
+            return prepared
+        return dataclasses.replace(prepared, passages=self._search(state, prepared.standalone, doc_ids=doc_ids))
+
+    def _turn(self, prepared: Prepared):
+        """The heavy-question lock for a heavy question (:func:`_is_heavy`), else a no-op context."""
+        return self._heavy if _is_heavy(prepared) else contextlib.nullcontext()
 
     def _focus(self, state: _State, text: str, standalone: str, history: Sequence[str]) -> set[str] | None:
         """The document a question in a conversation stays on: the one the
