@@ -39,7 +39,7 @@ from qa.figures import Figure
 from qa.lexicon import official_terms
 from qa.question import Question, analyze, clean_question, place_names
 from qa.reader import Answer, Reader
-from qa.retrieval import Passage, title_scope
+from qa.retrieval import Passage
 
 #: Seconds between two checks of the index directory for a change by another process.
 RELOAD_CHECK_S = 1.0
@@ -332,12 +332,12 @@ class Assistant:
         """The document a question in a conversation stays on: the one the
         previous question was answered from (its best passage), unless the
         question names a place (:func:`qa.question.place_names`) or documents of
-        its own (:func:`qa.retrieval.title_scope`).
+        its own (:meth:`qa.retrieval.Retriever.scope`).
         None: no restriction."""
         documents = state.index.documents
         if len(documents) < 2 or any(p.strong for p in place_names(text)):
             return None  # the question names its own place
-        if title_scope(standalone, documents.values()) is not None:
+        if state.retriever.scope(standalone) is not None:
             return None
         previous = official_terms(rewrite(history[-1], history[:-1]))
         best = self._search(state, previous, k=1)
@@ -348,14 +348,14 @@ class Assistant:
         """Retrieve the ``k`` best passages (default ``settings.top_k``) for ``query``.
 
         Without ``doc_ids``, a query that names a place or year found in only
-        some documents' titles searches those (:func:`qa.retrieval.title_scope`).
+        some documents' titles searches those (:meth:`qa.retrieval.Retriever.scope`).
         """
         self.warm_up(progress=False)
         return self._search(self._current(), query, k, retriever, doc_ids)
 
     def _search(self, state: _State, query: str, k: int | None = None, retriever: str | None = None,
                 doc_ids: Iterable[str] | None = None) -> list[Passage]:
-        ids = set(doc_ids) if doc_ids is not None else title_scope(query, state.index.documents.values())
+        ids = set(doc_ids) if doc_ids is not None else state.retriever.scope(query)
         return state.retriever.search(query, k=k or self.settings.top_k, retriever=retriever,
                                       doc_ids=ids, query_vector=self._query_vector(query))
 
