@@ -360,3 +360,17 @@ def test_extra_section_paths():
     doc = load_document(EXTRA_DIR / "luoyang-2023-stats-bulletin.txt")
     c = next(c for c in chunk_document(doc) if "全市生产总值②达到5481.6亿元" in c.text)
     assert c.section_path == ("一、综合",)
+
+
+def test_table_rows_are_never_headings():
+    """Rows rendered by qa.documents.tables (``label｜header：value``) keep the
+    section of the table: neither a numbered row label (``六、大洋洲``) nor a
+    ``#`` sub-item row (``# 美国``, read as Markdown) opens a section."""
+    text = ("六、对外经济\n全年进出口总额5000亿元。\n"
+            "五、北美洲｜出口额：692.9亿元；进口额：157.9亿元\n"
+            "# 美国｜出口额：633.0亿元；进口额：123.9亿元\n"
+            "六、大洋洲｜出口额：100.5亿元；进口额：156.4亿元\n"
+            "外资规模稳步提升。全年实际使用外资48.5亿美元。\n")
+    doc = Document("d1", "/tmp/t.txt", "", text)
+    paths = {c.section_path for c in chunk_document(doc, max_chars=60, overlap_sentences=0)}
+    assert paths == {("六、对外经济",), ("六、对外经济", "外资规模稳步提升")}  # the second: a topic sentence

@@ -377,3 +377,29 @@ def test_target_in_a_plan_section_without_a_cue():
                       heading="二、2024年主要预期目标", title="某县2023年工作总结和2024年工作计划")
     assert [(f.text, f.period, f.kind) for f in figs] == [
         ("800个", "2024", "target"), ("36个", "2024", "target"), ("5.5%以内", "2024", "target")]
+
+
+def test_a_compilation_of_bulletins_gives_each_part_its_own_year():
+    """Four years' bulletins in one file: a dateline on its own line followed by
+    the year before it opens a part; 全年 figures take that part's year."""
+    parts = [
+        "南京市2024年国民经济和社会发展统计公报\n南京市统计局\n2025年3月\n"
+        "2024年是关键一年。\n一、综合\n全年实现地区生产总值18500.81亿元。\n",
+        "南京市统计局\n2024年3月\n2023年是开局之年。\n一、综合\n全年实现地区生产总值17421.40亿元。\n",
+        "南京市统计局\n2023年3月\n2022年是极不平凡的一年。\n一、综合\n全年实现地区生产总值16907.85亿元。\n",
+    ]
+    text = "".join(parts)
+    doc = Document("d0c", "/tmp/x.txt", "南京市2024年国民经济和社会发展统计公报", text)
+    chunks = [Chunk(f"d0c-{m.start()}-{m.end()}", doc.id, m.start(), m.end(), m.group(), ("一、综合",), i + 1,
+                    (Sentence(m.start(), m.end(), m.group()),))
+              for i, m in enumerate(re.finditer(r"全年实现地区生产总值[\d.]+亿元。", text))]
+    periods = {f.text: (f.period, f.kind) for f in extract_figures(doc, chunks)}
+    assert periods == {"18500.81亿元": ("2024", "actual"), "17421.40亿元": ("2023", "actual"),
+                       "16907.85亿元": ("2022", "actual")}
+
+
+def test_a_closing_dateline_opens_no_new_part():
+    doc, chunks = make_doc(("一、2023年工作回顾", "全年新增托位124个。"), title="2024年东柳街道工作报告")
+    text = doc.text + "东柳街道办事处\n2024年3月21日\n"
+    doc = Document("d0c", "/tmp/x.txt", doc.title, text)
+    assert {f.text: f.period for f in extract_figures(doc, chunks)} == {"124个": "2023"}

@@ -15,6 +15,9 @@ from qa.question import analyze
     ("2013年海拉尔机场的客流量有多少？", "2013年海拉尔机场的旅客吞吐量有多少？"),
     ("2017年高阳县全部财政收入完成了多少？", "2017年高阳县全部财政收入完成了多少？"),  # a named metric stays
     ("2023年新增了多少个托位？", "2023年新增了多少个托位？"),
+    ("年末银行里的存款有多少？", "年末金融机构存款余额有多少？"),
+    ("2025年买公车和用公车的预算是多少？", "2025年公务用车购置及运行费的预算是多少？"),
+    ("全县一共住了多少人？", "全县一共常住人口多少？"),
     ("What was the GDP in 2023?", "What was the GDP in 2023?"),  # English: the cross-lingual path
 ])
 def test_official_terms(question, rewritten):

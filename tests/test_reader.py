@@ -237,3 +237,20 @@ def test_meeting_date_is_the_full_date_as_written():
     _, reader, passages = make_reader(text, date="2019-03-04", title="政府工作报告")
     answer = ask(reader, passages, "某区第十五届人民代表大会第三次会议是哪天召开的？")
     assert answer.text == "2019年3月4日"
+
+
+@pytest.mark.parametrize(("sentence", "span", "question", "expected"), [
+    ("集中供热项目投资7.2亿元由江苏中圣集团建设。", "集中供热项目投资7.2亿元由江苏中圣集团",
+     "集中供热项目是由哪家企业建设的？", ["江苏中圣集团"]),
+    ("保定被党中央、国务院授予全国脱贫攻坚先进集体。", "国务院授予全国脱贫攻坚先进集体",
+     "保定被授予了什么荣誉？", ["全国脱贫攻坚先进集体"]),
+    ("胜利社区卫生服务中心被授予国家级示范中心称号。", "胜利社区卫生",
+     "哪家社区卫生服务中心被授予国家级示范中心称号？", ["胜利社区卫生服务中心"]),
+    ("新增托位124个。", "托位", "新增了多少个托位？", []),
+])
+def test_span_variants(sentence, span, question, expected):
+    from qa.reader.spans import variants
+
+    start = sentence.index(span)
+    got = [sentence[s:e] for s, e in variants(sentence, start, start + len(span), question)]
+    assert got == expected

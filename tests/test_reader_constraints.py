@@ -102,3 +102,36 @@ def test_shipped_scorer_loads_and_refuses_other_features(tmp_path):
     again = Scorer.load(tmp_path / "s.json")
     np.testing.assert_allclose(again.coef, scorer.coef)
     assert again.threshold == scorer.threshold
+
+
+@pytest.mark.parametrize(("question", "clause", "is_change", "agreement"), [
+    ("南京市2024年地区生产总值是多少？", "人均地区生产总值｜2024年：", False, -1.0),
+    ("南京市2024年人均地区生产总值是多少？", "人均地区生产总值｜2024年：", False, 1.0),
+    ("老百姓平均每人一年收入多少？", "城镇居民人均可支配收入", False, 1.0),
+    ("居民收入增长多少？", "城乡居民人均可支配收入增长", True, 0.0),
+    ("地区生产总值是多少？", "全年全市实现地区生产总值", False, 0.0),
+    ("城镇居民人均可支配收入是多少？", "农村居民", False, 0.0),
+])
+def test_per_capita_agreement(question, clause, is_change, agreement):
+    assert constraints.per_capita_agreement(analyze(question), clause, is_change) == agreement
+
+
+def test_figure_clause_starts_after_the_last_comma_and_keeps_table_row_labels():
+    sentence = "全年实现地区生产总值18500.81亿元，按常住人口计算，人均地区生产总值193483元。"
+    assert constraints.figure_clause(sentence, sentence.index("193483")) == "人均地区生产总值"
+    assert constraints.figure_clause(sentence, sentence.index("18500")) == "全年实现地区生产总值"
+    row = "人均地区生产总值｜2024年：193483元；比上年增长：4.6%"
+    assert constraints.figure_clause(row, row.index("193483")) == "人均地区生产总值｜2024年："
+
+
+@pytest.mark.parametrize(("question", "value", "agreement"), [
+    ("德清县2016年全年固定资产投资完成了多少？", "246.79", -1.0),  # 1-10月 for the whole year: a veto
+    ("德清县2016年1-10月固定资产投资完成了多少？", "246.79", 1.0),
+    ("德清县2016年固定资产投资完成了多少？", "246.79", 0.0),
+    ("德清县2016年全年固定资产投资完成了多少？", "300", 0.0),  # its own clause says 全年
+    ("德清县2016年前三季度固定资产投资完成了多少？", "246.79", -1.0),
+])
+def test_part_of_year_agreement(question, value, agreement):
+    sentence = "1-10月，全县完成固定资产投资246.79亿元，同比增长12%；全年预计完成300亿元。"
+    clause = constraints.period_clause(sentence, sentence.index(value))
+    assert constraints.part_of_year_agreement(analyze(question), clause) == agreement

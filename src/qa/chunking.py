@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.documents import SPACE, Document, boilerplate_spans, iter_lines
+from qa.documents.tables import LABEL_SEP
 
 #: Section label of the chunks made from the metadata header (``[0, body_start)``).
 HEADER_SECTION = "文档信息"
@@ -251,6 +252,8 @@ def _heading(text: str, b: _Block) -> tuple[int, int, str] | None:
     the body text follows it.
     """
     s = text[b.start : b.end]
+    if LABEL_SEP in s:
+        return None  # a table row (``六、大洋洲｜出口额：…``, ``# 美国｜…``), never a heading
     if b.whole_line:
         md = _MARKDOWN.match(s)
         if md:

@@ -65,7 +65,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     from qa.evaluation.runner import resolve_documents
     from qa.pipeline import Assistant
     from qa.reader.fit import collect, fit_scorer, load_rows, save_rows
-    from qa.reader.scorer import DEFAULT_SCORER_PATH
+    from qa.reader.scorer import DEFAULT_SCORER_PATH, refitting
 
     indexes = args.index if len(args.index) == len(args.data) else args.index[:1] * len(args.data)
     if len(args.index) not in (1, len(args.data)):
@@ -79,7 +79,8 @@ def _run_fit(args: argparse.Namespace) -> int:
     else:
         rows = []
         for data, index in zip(args.data, indexes, strict=True):
-            assistant = Assistant(Settings.from_env(index_dir=index)).warm_up(progress=False)
+            with refitting():
+                assistant = Assistant(Settings.from_env(index_dir=index)).warm_up(progress=False)
             examples = resolve_documents(load_gold(data), assistant.documents())
             rows += collect(assistant, examples, source=Path(data).name)
             documents.update({d.id: Path(d.path).name if d.path else d.title for d in assistant.documents()})

@@ -14,6 +14,7 @@ from qa.figures.periods import (
     heading_mode,
     heading_year,
     paragraph_modes,
+    part_frames,
     report_frame,
 )
 from qa.figures.reading import _read_sentence, _Reading
@@ -54,6 +55,8 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     ordered = sorted(chunks, key=lambda c: (c.start, c.end))
     headings = list(dict.fromkeys(h for c in ordered for h in c.section_path))
     frame = report_frame(title, doc.metadata, text, max(0, doc.body_start), headings)
+    parts = part_frames(frame, text, max(0, doc.body_start))
+    part_starts = [start for start, _ in parts]
     for chunk in ordered:
         if chunk.doc_id != doc.id:
             raise ValueError(f"chunk {chunk.id} belongs to document {chunk.doc_id}, not {doc.id}")
@@ -73,8 +76,9 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
             mode = modes.at(chunk, lo)
             readings = _read_sentence(text, lo, hi, _scan(text, lo, hi, quoted))
             for r in readings:
+                part = parts[bisect.bisect_right(part_starts, lo) - 1][1]
                 period, kind = figure_period_kind(
-                    text, lo, r.q.start - len(r.q.lead), frame, mode, sec_year, joined_headings
+                    text, lo, r.q.start - len(r.q.lead), part, mode, sec_year, joined_headings
                 )
                 figures.append(_figure(doc, chunk.id, lo, hi, r, period, kind))
     figures.sort(key=lambda f: (f.start, f.end))
@@ -85,30 +89,35 @@ class _ModeTrack:
     """Whether a place in the text reviews or plans (see :mod:`qa.figures.periods`).
 
     A chunk whose headings say so takes their mode; otherwise the latest mode
-    set before it, by a heading or by a paragraph that opens with a cue; before
-    any, ``review`` for a bulletin or a brief and '' for a report.
+    set before it by a paragraph that opens with a cue or by a heading of the
+    same top-level section (a chunk without headings: by any heading; a table
+    of contents listing ``建议和提案办理`` sets nothing for the sections after it);
+    before any, ``review`` for a bulletin or a brief and '' for a report.
     """
 
     def __init__(self, text: str, chunks: Sequence[Chunk], frame: ReportFrame) -> None:
-        events: list[tuple[int, str]] = []
         self._heading: dict[str, str] = {}
+        by_top: dict[str, list[tuple[int, str]]] = {}
         for chunk in chunks:
             mode = next((m for m in map(heading_mode, reversed(chunk.section_path)) if m), "")
             self._heading[chunk.id] = mode
             if mode:
-                events.append((chunk.start, mode))
-        if chunks:
-            events += paragraph_modes(text, chunks[0].start, chunks[-1].end)
-        events.sort()
-        self._starts = [e[0] for e in events]
-        self._modes = [e[1] for e in events]
+                by_top.setdefault(chunk.section_path[0], []).append((chunk.start, mode))
+        paragraphs = paragraph_modes(text, chunks[0].start, chunks[-1].end) if chunks else []
+        every = sorted(paragraphs + [e for events in by_top.values() for e in events])
+        self._events = {None: every}
+        for top, events in by_top.items():  # a heading's mode stays under that heading
+            self._events[top] = sorted(paragraphs + events)
+        self._paragraphs = sorted(paragraphs)
         self._default = "" if frame.genre == "report" else "review"
 
     def at(self, chunk: Chunk, pos: int) -> str:
         if self._heading.get(chunk.id):
             return self._heading[chunk.id]
-        i = bisect.bisect_right(self._starts, pos) - 1
-        return self._modes[i] if i >= 0 else self._default
+        top = chunk.section_path[0] if chunk.section_path else None
+        events = self._events.get(top, self._paragraphs) if top is not None else self._events[None]
+        i = bisect.bisect_right(events, (pos, "\uffff")) - 1
+        return events[i][1] if i >= 0 else self._default
 
 
 def _figure(doc: Document, chunk_id: str, lo: int, hi: int, r: _Reading, period: str, kind: str) -> Figure:

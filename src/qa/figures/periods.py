@@ -177,6 +177,36 @@ def report_frame(
     return ReportFrame(review, review + 1, genre, "text")
 
 
+#: A dateline on a line of its own (``2024年3月``, ``2017年3月16日``).
+_DATELINE_RE = re.compile(rf"^[ \t]*({_YEAR})年[0-9]{{1,2}}月(?:[0-9]{{1,2}}日)?[ \t]*$", re.M)
+#: How far after a dateline a part's opening names the year it reports, in characters.
+_PART_OPENING = 80
+
+
+def part_frames(frame: ReportFrame, text: str, body_start: int = 0) -> list[tuple[int, ReportFrame]]:
+    """``(offset, frame)`` pairs, the first at offset 0: where each part of a
+    compilation of reports or bulletins begins, and the years it is about.
+
+    A file that gathers several years' bulletins (``南京市2021~2024年…统计公报汇总``)
+    has one frame per part. A later part is recognised by a dateline on its own
+    line (``2024年3月``) followed within :data:`_PART_OPENING` characters by
+    the year before it (``2023年是…``): a bulletin or report published in year
+    *y* reviews *y* − 1. A dateline that closes a document (a signature) opens
+    nothing, nor does the opening one of the first part (its year is the frame's). Briefs and documents without a frame keep the one frame.
+    """
+    frames = [(0, frame)]
+    if frame.genre not in ("report", "bulletin") or frame.review_year is None:
+        return frames
+    for m in _DATELINE_RE.finditer(text, body_start):
+        year = int(m.group(1))
+        opening = text[m.end():m.end() + _PART_OPENING]
+        if f"{year - 1}年" not in opening:
+            continue
+        if year - 1 != frames[-1][1].review_year:
+            frames.append((m.start(), ReportFrame(year - 1, year, frame.genre, "dateline")))
+    return frames
+
+
 def _year_counts(text: str, body_start: int, n: int = 3000) -> Counter:
     """How often each year is named in the first ``n`` characters of the body
     (in the whole body when the opening names none)."""

@@ -48,6 +48,7 @@ from qa.reader.spans import (
     strip_time,
     trim,
     trim_punctuation,
+    variants,
 )
 from qa.retrieval import Passage
 from qa.script import fold
@@ -56,8 +57,10 @@ _LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个
 _DATE = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
 )
+#: The question word a span stands for; ``为什么`` asks for a reason, which no span
+#: beside the question's words is (the neural reader and whole sentences answer it).
 _WH_SPAN = re.compile(
-    r"(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
+    r"(?<!为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
 )
 _YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _CN = "零一二三四五六七八九十"
@@ -377,6 +380,9 @@ class CandidateGenerator:
                 fit *= 0.6  # a date question answered without a date
             out.append(Candidate(passage.chunk, start, end, sentence, fit, support, "span",
                                  parts=(("anchor", anchor),)))
+            for vs, ve in variants(doc.text, start, end, q.match_text):
+                out.append(Candidate(passage.chunk, vs, ve, sentence, fit, support, "span",
+                                     parts=(("anchor", anchor), ("variant", 1.0))))
         return out
 
     def _sentences(self, q, units, passage, doc, support) -> list[Candidate]:

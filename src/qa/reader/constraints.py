@@ -164,3 +164,74 @@ def unit_agreement(q: Question, unit: str) -> float:
     if hint and hint != "个" and unit and not q.wants_change and unit not in PERCENT:
         return 1.0 if hint in unit or unit.endswith(hint[-1]) else -1.0
     return 0.0
+
+
+#: A per-capita quantity (``人均地区生产总值``, ``平均每人``) is another quantity than
+#: the total it is computed from; everyday questions say it with these words.
+_PER_CAPITA_FIGURE = re.compile(r"人均|平均每人|每人平均|人平")
+_PER_CAPITA_QUESTION = re.compile(r"人均|平均|每人|每个人|一个人|每一个人|人平")
+_CLAUSE_END = re.compile(r"[，。；！？\n,;]")
+
+
+def figure_clause(sentence: str, value_at: int, width: int = 30) -> str:
+    """The clause that names a figure: at most ``width`` characters before the
+    value (``value_at``, an offset into ``sentence``), from the last comma or
+    stop before it. Table rows (``人均地区生产总值｜2024年：193483元``) keep their
+    row label, which no comma separates from the value."""
+    window = sentence[max(0, value_at - width):value_at]
+    ends = [m.end() for m in _CLAUSE_END.finditer(window)]
+    return window[ends[-1]:] if ends else window
+
+
+def per_capita_agreement(q: Question, clause: str, is_change: bool = False) -> float:
+    """+1 when a figure's clause and the question are both per-capita; -1 when the
+    figure is a per-capita level and the question asks for none
+    (``人均地区生产总值193483元`` for ``地区生产总值是多少``: a veto); 0 otherwise.
+
+    Changes are left at 0 (``人均收入增长7%`` is how reports word ``收入增长``), and
+    so is a question with ``人均`` over a clause without it: reports drop the word
+    in a second value of the same sentence (``城镇居民人均…45727元；农村居民19080元``).
+    """
+    if not _PER_CAPITA_FIGURE.search(clause):
+        return 0.0
+    if _PER_CAPITA_QUESTION.search(q.match_text):
+        return 1.0
+    return 0.0 if is_change else -1.0
+
+
+#: Part of a year a figure or a question is about (``1-10月``, ``前三季度``, ``上半年``).
+_PART_OF_YEAR = re.compile(r"(?<!\d)1?\d\s*[-—–~～至到]\s*1?\d\s*月|前[一二三四五六七八九十\d]+个?(?:季度|月)|"
+                           r"[一二三四]季度|上半年|下半年|1至\d+月")
+_WHOLE_YEAR = re.compile(r"全年|一年|年度")
+
+
+def _part_of_year(text: str) -> str:
+    m = _PART_OF_YEAR.search(text)
+    return re.sub(r"\s|至|到|～|~|—|–", "-", m.group()) if m else ""
+
+
+def period_clause(sentence: str, value_at: int) -> str:
+    """The words that set a figure's period: its own clause (:func:`figure_clause`),
+    and the sentence's opening clause (``1-10月，全县完成…``) unless its own clause
+    names the whole year (``全年预计完成…``)."""
+    own = figure_clause(sentence, value_at)
+    if _WHOLE_YEAR.search(own):
+        return own
+    opening = _CLAUSE_END.split(sentence[:value_at], maxsplit=1)[0]
+    return opening + "，" + own if opening != own else own
+
+
+def part_of_year_agreement(q: Question, clause: str) -> float:
+    """+1 when the question and a figure's clause name the same part of a year
+    (``1-10月``), -1 when they name different ones or the question asks for the
+    whole year (``全年``) of a figure for part of it, 0 otherwise (a clause
+    naming no part is taken as the whole period)."""
+    have = _part_of_year(clause)
+    want = _part_of_year(q.match_text)
+    if want:
+        if not have:
+            return 0.0
+        return 1.0 if want == have else -1.0
+    if have and _WHOLE_YEAR.search(q.match_text):
+        return -1.0
+    return 0.0

@@ -49,7 +49,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "closeness", "restated", "type_fit", "anchor", "semantic", "person",
     "log_length", "has_digit", "whole_sentence", "full_date_in_date_q",
     "unit_agree", "period_agree", "doc_year_agree", "place_agree",
-    "change_agree", "target_agree", "cumulative_single_year",
+    "change_agree", "target_agree", "cumulative_single_year", "per_capita_agree", "variant", "part_of_year_agree",
 )
 
 
@@ -78,7 +78,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
     bm25 = passage.scores.get("bm25", 0.0)
     fig = cand.figure
     years = constraints.asked_years(q, doc)
-    unit_agree = period_agree = change_agree = target_agree = cumulative = 0.0
+    unit_agree = period_agree = change_agree = target_agree = cumulative = per_capita = part_of_year = 0.0
     if fig is not None:
         unit_agree = constraints.unit_agreement(q, fig.unit)
         period_agree = constraints.period_agreement(q, doc, fig.period, sentence)
@@ -89,6 +89,10 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         target_agree = 0.0 if not fig.kind else (1.0 if wants_target == (fig.kind == "target") else -1.0)
         clause = sentence[max(0, fig.start - cand.sentence.start - 30):fig.start - cand.sentence.start]
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
+        figure_clause = constraints.figure_clause(sentence, fig.start - cand.sentence.start)
+        per_capita = constraints.per_capita_agreement(q, figure_clause, fig.is_change)
+        part_of_year = constraints.part_of_year_agreement(
+            q, constraints.period_clause(sentence, fig.start - cand.sentence.start))
     values = [
         cand.fit, cand.support, cand.rule_confidence,
         *kind_onehot,
@@ -105,6 +109,6 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         float(q.answer_type == "date" and bool(_FULL_DATE.fullmatch(text.strip()))),
         unit_agree, period_agree, constraints.document_year_agreement(q, doc),
         constraints.place_agreement(q, doc, sentence),
-        change_agree, target_agree, cumulative,
+        change_agree, target_agree, cumulative, per_capita, cand.part("variant"), part_of_year,
     ]
     return np.asarray(values, dtype=np.float64)

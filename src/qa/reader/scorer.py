@@ -14,6 +14,7 @@ leave-one-document-out figures they were made with.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -30,7 +31,25 @@ DEFAULT_SCORER_PATH = PACKAGE_DIR / "data" / "scorer" / "scorer.json"
 #: Features whose value -1 vetoes a candidate (a human would never answer with it):
 #: another place, a report that covers none of the years asked, a figure of
 #: another kind of quantity or of another year.
-VETO_FEATURES = ("place_agree", "doc_year_agree", "unit_agree", "period_agree")
+VETO_FEATURES = ("place_agree", "doc_year_agree", "unit_agree", "period_agree", "per_capita_agree",
+                 "part_of_year_agree")
+
+
+_REFITTING = False
+
+
+@contextlib.contextmanager
+def refitting():
+    """Within this block a scorer file that lacks features added since it was
+    fitted loads with weight 0 for them, so ``qa reader fit`` can run the answering
+    path (follow-up questions consult earlier answers) to collect its own
+    replacement. Outside it such a file is refused."""
+    global _REFITTING
+    previous, _REFITTING = _REFITTING, True
+    try:
+        yield
+    finally:
+        _REFITTING = previous
 
 
 class ScorerError(ValueError):
@@ -88,6 +107,10 @@ class Scorer:
         try:
             features = data["features"]
             names = tuple(features)
+            if _REFITTING and set(names) < set(FEATURE_NAMES):
+                # a feature added since the fit: weight 0 (the old scorer's own decisions)
+                features = {n: features.get(n, {"mean": 0.0, "scale": 1.0, "coef": 0.0}) for n in FEATURE_NAMES}
+                names = FEATURE_NAMES
             if names != FEATURE_NAMES:
                 missing = sorted(set(FEATURE_NAMES) - set(names))
                 extra = sorted(set(names) - set(FEATURE_NAMES))

@@ -165,3 +165,41 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and (text[end - 1] in "。.,，;；:：!！?？ \n" or (text[end - 1] in _EDGE and text[end - 1] != "”")):
         end -= 1
     return start, end
+
+
+#: Words that link a subject or an act to the entity named after them
+#: (``由江苏中圣集团``, ``国务院授予全国脱贫攻坚先进集体``, ``荣获…称号``).
+_RELATION = re.compile(r"由|被|授予|授牌|评为|列为|获评|荣获|获得|成为|命名为|确定为|作为|和|与|同")
+#: Where a phrase of the question ends: a relation word, a particle or a verb-like link.
+_PHRASE_END = re.compile(_RELATION.pattern + r"|的|是|在|了|将|把|[，。？?！!、\s]")
+
+
+def variants(text: str, start: int, end: int, question: str) -> list[tuple[int, int]]:
+    """Other shapes of the span ``[start, end)`` of ``text`` that may be the answer
+    itself, each a ``(start, end)`` slice of ``text`` (at least 2 characters):
+
+    - the part after the last relation word (``投资7.2亿元由江苏中圣集团`` →
+      ``江苏中圣集团``; ``国务院授予全国脱贫攻坚先进集体`` → ``全国脱贫攻坚先进集体``);
+    - the span carried on to the end of a phrase the question names when it
+      stops inside one (``胜利社区卫生`` before ``服务中心``, asked
+      ``哪家社区卫生服务中心…`` → ``胜利社区卫生服务中心``).
+
+    The scorer weighs them against the span as found (feature ``variant``).
+    """
+    out: list[tuple[int, int]] = []
+    span = text[start:end]
+    cuts = [m.end() for m in _RELATION.finditer(span) if 2 <= len(span) - m.end()]
+    if cuts:
+        out.append(trim(text, start + cuts[-1], end))
+    for tail in range(min(len(span), 8), 1, -1):
+        at = question.find(span[-tail:])
+        if at < 0:
+            continue
+        phrase_rest = _PHRASE_END.split(question[at + tail:], maxsplit=1)[0]
+        grow = 0
+        while grow < len(phrase_rest) and end + grow < len(text) and text[end + grow] == phrase_rest[grow]:
+            grow += 1
+        if grow >= 2:
+            out.append((start, end + grow))
+        break
+    return [(s, e) for s, e in dict.fromkeys(out) if e - s >= 2 and (s, e) != (start, end)]
