@@ -53,3 +53,10 @@ def test_a_follow_up_that_names_a_place_moves_to_it():
 
 def test_a_new_topic_keeps_the_previous_period_and_place():
     assert rewrite("那旅游收入是多少？", ["2013年海拉尔区旅游接待人数是多少？"]) == "2013年海拉尔区旅游收入是多少？"
+
+
+def test_a_follow_up_on_a_new_aspect_keeps_the_previous_year_and_place():
+    assert rewrite("这些项目总投资多少？", ["2022年保定安排了多少个市以上重点项目？"]) == \
+        "2022年市以上重点项目的项目总投资多少？"
+    assert rewrite("这些项目总投资多少？", ["2013年海拉尔区实施了多少个重点项目？"]) == \
+        "2013年海拉尔区重点项目的项目总投资多少？"

@@ -254,3 +254,4 @@ def test_span_variants(sentence, span, question, expected):
     start = sentence.index(span)
     got = [sentence[s:e] for s, e in variants(sentence, start, start + len(span), question)]
     assert got == expected
+

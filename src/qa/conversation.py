@@ -77,7 +77,12 @@ def _resolve(question: str, previous: str) -> str:
         own = [t for t in content_terms(rest) if t not in ASPECT_WORDS]
         if own and at >= 0 and _QUESTION_TAIL.match(base, at + len(topic)):
             return f"{base[:at]}{rest}？"  # the previous question's period and place, the new topic
-        return f"{years[0] if years else ''}{topic}{'的' if topic else ''}{rest}？"
+        # the previous question's year and place go with its topic (这些项目总投资多少？
+        # after 2022年保定安排了多少个重点项目？ asks about 2022 and 保定)
+        year = years[0] if years else next((m.group(0) for m in TIME_WORDS.finditer(previous)), "")
+        place = "" if places else next((p.word for p in place_names(previous) if p.strong), "")
+        context = "".join(w for w in (year, place) if w and w not in topic)
+        return f"{context}{topic}{'的' if topic else ''}{rest}？"
     aspect = next((w for w in ASPECT_WORDS if rest.endswith(w)), "")
     if aspect:
         head = _QUESTION_TAIL.sub("", base).rstrip("的")

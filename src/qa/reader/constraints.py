@@ -210,15 +210,17 @@ def _part_of_year(text: str) -> str:
     return re.sub(r"\s|至|到|～|~|—|–", "-", m.group()) if m else ""
 
 
-def period_clause(sentence: str, value_at: int) -> str:
+def period_clause(sentence: str, value_at: int, paragraph_opening: str = "") -> str:
     """The words that set a figure's period: its own clause (:func:`figure_clause`),
-    and the sentence's opening clause (``1-10月，全县完成…``) unless its own clause
-    names the whole year (``全年预计完成…``)."""
+    the sentence's opening clause (``1-10月，全县完成…``) and the opening clause of
+    its paragraph (``paragraph_opening``: a brief's ``1-10月，…。其中…``), unless
+    its own clause names the whole year (``全年预计完成…``)."""
     own = figure_clause(sentence, value_at)
     if _WHOLE_YEAR.search(own):
         return own
     opening = _CLAUSE_END.split(sentence[:value_at], maxsplit=1)[0]
-    return opening + "，" + own if opening != own else own
+    parts = dict.fromkeys(p for p in (_CLAUSE_END.split(paragraph_opening, maxsplit=1)[0], opening, own) if p)
+    return "，".join(parts)
 
 
 def part_of_year_agreement(q: Question, clause: str) -> float:

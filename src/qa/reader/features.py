@@ -91,8 +91,9 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
         figure_clause = constraints.figure_clause(sentence, fig.start - cand.sentence.start)
         per_capita = constraints.per_capita_agreement(q, figure_clause, fig.is_change)
-        part_of_year = constraints.part_of_year_agreement(
-            q, constraints.period_clause(sentence, fig.start - cand.sentence.start))
+        paragraph = doc.text.rfind("\n", 0, cand.sentence.start) + 1
+        part_of_year = constraints.part_of_year_agreement(q, constraints.period_clause(
+            sentence, fig.start - cand.sentence.start, doc.text[paragraph:cand.sentence.start]))
     values = [
         cand.fit, cand.support, cand.rule_confidence,
         *kind_onehot,
