@@ -79,7 +79,8 @@ def _resolve(question: str, previous: str) -> str:
             return f"{base[:at]}{rest}？"  # the previous question's period and place, the new topic
         # the previous question's year and place go with its topic (这些项目总投资多少？
         # after 2022年保定安排了多少个重点项目？ asks about 2022 and 保定)
-        year = years[0] if years else next((m.group(0) for m in TIME_WORDS.finditer(previous)), "")
+        year = years[0] if years else next(
+            (previous[m.start():m.end() + previous.startswith("年", m.end())] for m in TIME_WORDS.finditer(previous)), "")
         place = "" if places else next((p.word for p in place_names(previous) if p.strong), "")
         context = "".join(w for w in (year, place) if w and w not in topic)
         return f"{context}{topic}{'的' if topic else ''}{rest}？"
