@@ -93,9 +93,9 @@ def _require_question(question: str) -> None:
 
 
 def _load_encoder(model: str, settings):
-    from qa.embedding import load_encoder
+    from qa.embedding import encoder_for
 
-    return load_encoder(model, settings.home)
+    return encoder_for(settings, model)
 
 
 def _open_index(args: argparse.Namespace):
