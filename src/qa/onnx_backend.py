@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from qa.embedding import ModelError, resolve_prompts
-from qa.onnx_build import BOTTOM, ENCODER_TOP, PASSAGES, READER_TOP, backend_fingerprint, read_marker
+from qa.onnx_build import (
+    BOTTOM,
+    ENCODER_TOP,
+    PASSAGES,
+    READER_TOP,
+    backend_fingerprint,
+    read_marker,
+)
 
 #: The module sequence the onnx encoder reproduces (sentence-transformers class names).
 SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
