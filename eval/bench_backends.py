@@ -90,17 +90,27 @@ def bench_reader(span_model, questions: list[str], passages: list[str], per_ques
     return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
+#: Runs argv[1:] and prints its wall seconds and peak resident KB. A child forked from
+#: this (large) process would report this process's peak as its own (Linux keeps the
+#: high-water mark across exec), so the command is started from this small one.
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "code = subprocess.run(sys.argv[1:], stderr=subprocess.DEVNULL).returncode\n"
+    "wall = time.perf_counter() - t\n"
+    "print(f'\\nMEASURED {code} {wall} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}')\n"
+)
+
+
 def run_measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak resident MB, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
-    out = proc.stdout.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, out
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], env=env, capture_output=True,
+                          text=True, cwd=ROOT)
+    out, _, last = done.stdout.rstrip().rpartition("\n")
+    _, code, wall, peak_kb = last.split()
+    if int(code) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {code}")
+    return float(wall), int(peak_kb) / 1024, out
 
 
 def bench_cold_ask(index_dir: Path, backend: str, repeats: int = 3) -> dict:
