@@ -156,12 +156,16 @@ STOP_WORDS = frozenset(
 
 @functools.lru_cache(maxsize=1)
 def _segmenter():
-    """A private jieba tokenizer (the global ``jieba.dt`` is left alone), loaded once."""
+    """jieba's default tokenizer (``jieba.dt``), initialised once.
+
+    The same instance (and dictionary) the part-of-speech tagger ``jieba.posseg``
+    of the question analysis and the figure reader uses: a private
+    ``jieba.Tokenizer()`` with the same default dictionary cut identically but
+    loaded the dictionary a second time (~0.8 s and ~75 MB at every start)."""
     import jieba
 
-    segmenter = jieba.Tokenizer()
-    segmenter.initialize()
-    return segmenter
+    jieba.dt.initialize()
+    return jieba.dt
 
 
 def tokenize(text: str) -> list[str]:
