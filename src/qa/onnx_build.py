@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -286,7 +288,8 @@ def _export(module, inputs: tuple[str, ...], outputs: tuple[str, ...], path: Pat
     args = (ids, mask) if inputs[0] == "input_ids" else (torch.zeros((2, 7, hidden)), mask)
     axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, *outputs)}
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notices, shown to users otherwise
             torch.onnx.export(module, args, str(path), input_names=list(inputs),
                               output_names=list(outputs), dynamic_axes=axes,
                               opset_version=_OPSET, dynamo=False)
@@ -299,5 +302,9 @@ def _quantize(source: Path, target: Path, ops: list[str]) -> None:
     """Dynamic int8 quantisation of the ``ops`` weights of ``source`` into ``target``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=ops)
+    logging.disable(logging.WARNING)  # "consider pre-processing" advice, logged on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=ops)
+    finally:
+        logging.disable(logging.NOTSET)
