@@ -1,7 +1,8 @@
-"""The ``onnx`` backend: the int8 graphs of :mod:`qa.onnx_build` run by ONNX Runtime.
+"""The ``onnx`` backend: the graphs of :mod:`qa.onnx_build` run by ONNX Runtime.
 
 Imports only numpy, ``tokenizers`` and ``onnxruntime`` (no torch, transformers or
-sentence-transformers), so a one-shot ``qa ask`` starts in about a second.
+sentence-transformers, whose import alone takes several seconds), so a one-shot
+``qa ask`` answers in about 3 s on 2 cores (README, "Backends").
 
 :class:`OnnxEncoder` has the interface of :class:`qa.embedding.Encoder` and
 reproduces the sentence-transformers pipeline of the base model: the model's
@@ -142,7 +143,8 @@ def _max_seq_length(path: Path, positions: int) -> int:
 
 
 class OnnxEncoder:
-    """:class:`qa.embedding.Encoder`'s interface over the int8 ONNX graphs.
+    """:class:`qa.embedding.Encoder`'s interface over the ONNX graphs (queries: the graphs
+    shared with the reader; passages: the int8 ``passages.onnx``).
 
     Attributes:
         name, path, dim, max_seq_length, query_prompt, passage_prompt: as
