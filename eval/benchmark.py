@@ -18,7 +18,12 @@ Prints, with the machine's core count:
   rule-based reader and, beside it, the neural span reader reading the top
   ``Settings.span_passages`` passages (target p50 ≤ 150 ms);
 * with ``--app``: the web app's start-to-ready time and per-question latency
-  through ``gradio_client`` (see ``eval/bench_app.py``).
+  through ``gradio_client`` (see ``eval/bench_app.py``);
+* the ``torch`` and ``onnx`` backends side by side (``eval/bench_backends.py``):
+  encoder throughput and latency, cosine to fp32, neural reader p50, one-shot
+  ``qa ask`` wall time and peak memory, and (with ``--app``) app start-up.
+
+The sections above use the fp32 ``torch`` backend (the reference).
 
 Figures, not assertions: compare them across commits on the same machine.
 Warm-up calls precede every timed loop (as in faiss ``contrib/evaluation.py``).
@@ -203,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         assistant.index.save(settings.index_dir)
         figures["app"] = run_app(settings.index_dir)
         print(f"\napp: {json.dumps(figures['app'], ensure_ascii=False)}")
+    from bench_backends import run as run_backends
+
+    print()
+    figures["backends"] = run_backends(app=args.app)
     if args.json:
         args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

@@ -79,13 +79,13 @@ def main(argv=None) -> int:
     jieba.setLogLevel(logging.WARNING)
     from qa.config import DEFAULT_CORPUS_DIR, Settings
     from qa.documents import load_documents
-    from qa.embedding import load_encoder
+    from qa.embedding import encoder_for
     from qa.index import Index
     from qa.retrieval import Retriever
 
     settings = Settings.from_env()
     t0 = time.perf_counter()
-    encoder = load_encoder(settings.model, settings.home)
+    encoder = encoder_for(settings)
     t1 = time.perf_counter()
     corpus = load_documents([DEFAULT_CORPUS_DIR])
     extra = load_documents([Path(p) for p in args.extra]) if args.extra else []

@@ -240,7 +240,7 @@ def fake_model(monkeypatch, fake_encoder):
     """The fake encoder for the commands that load it through qa.embedding (ask, figures)."""
     import qa.embedding
 
-    monkeypatch.setattr(qa.embedding, "load_encoder", lambda model, home=None: fake_encoder)
+    monkeypatch.setattr(qa.embedding, "load_encoder", lambda model, home=None, *rest: fake_encoder)
     fake_encoder.path = None  # no local files: the neural reader cannot load on it (and warns)
     return fake_encoder
 

@@ -24,6 +24,7 @@ from qa.index import (
     IndexMismatchError,
     IndexNotFoundError,
     IndexStoreError,
+    read_manifest,
     tokenize,
 )
 
@@ -122,7 +123,8 @@ def test_build_counts_and_manifest(built, small_docs):
     assert counts["chunks"] == len(index.chunks) == index.dense.ntotal == index.bm25.scores["num_docs"]
     assert index.embeddings.shape == (len(index.chunks), encoder.dim)
     assert np.allclose(np.linalg.norm(index.embeddings, axis=1), 1.0, atol=1e-5)
-    assert index.manifest["model"] == {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": 64}
+    assert index.manifest["model"] == {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": 64,
+                                       "backend": "torch", "backend_fingerprint": encoder.fingerprint}
     assert index.manifest["dense"]["type"] == "flat"
     assert {d["path"] for d in index.manifest["documents"]} == {d.path for d in small_docs}
     for chunk in index.chunks:
@@ -463,3 +465,53 @@ def test_two_concurrent_cli_adds_both_land(built, tmp_path):
     final = Index.load(tmp_path / "idx", encoder)
     assert set(texts.values()) <= {d.text for d in final.documents.values()}
     assert final.manifest["counts"]["documents"] == 4
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class OnnxHashEncoder(HashEncoder):
+    """:class:`HashEncoder` posing as the onnx backend of the same base model."""
+
+    backend = "onnx"
+
+    @property
+    def backend_fingerprint(self) -> str:
+        from qa.onnx_build import backend_fingerprint
+
+        return backend_fingerprint(self.fingerprint)
+
+
+def test_manifest_records_the_backend(small_docs, tmp_path):
+    torch_like, onnx_like = HashEncoder(), OnnxHashEncoder()
+    built = Index.build(small_docs, torch_like, Settings(), progress=False)
+    assert built.manifest["model"] == {"name": "fake/hash-ngrams", "fingerprint": torch_like.fingerprint,
+                                       "dim": 64, "backend": "torch", "backend_fingerprint": torch_like.fingerprint}
+    other = Index.build(small_docs, onnx_like, Settings(), progress=False)
+    other.save(tmp_path)
+    from qa.onnx_build import backend_fingerprint
+
+    model = read_manifest(tmp_path)["model"]
+    assert (model["backend"], model["backend_fingerprint"]) == ("onnx", backend_fingerprint(onnx_like.fingerprint))
+
+
+@pytest.mark.parametrize(("built_with", "used"), [(HashEncoder, OnnxHashEncoder), (OnnxHashEncoder, HashEncoder)])
+def test_other_backend_searches_but_never_adds(small_docs, tmp_path, built_with, used):
+    Index.build(small_docs, built_with(), Settings(), progress=False).save(tmp_path)
+    index = Index.load(tmp_path, used())  # vectors within the measured cosine bound: searched
+    assert len(index.chunks) > 0
+    recorded = built_with.backend if hasattr(built_with, "backend") else "torch"
+    with pytest.raises(IndexMismatchError, match=rf"mix two backends in one index; set QA_BACKEND={recorded} "
+                                                 rf"or rebuild it with `qa index build --index {tmp_path}`"):
+        index.add([make_document("新内容。", "/docs/new.txt")], used())
+    assert read_manifest(tmp_path)["counts"]["documents"] == 2  # nothing written
+
+
+def test_index_from_an_unknown_export_recipe_is_refused(small_docs, tmp_path):
+    Index.build(small_docs, OnnxHashEncoder(), Settings(), progress=False).save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["model"]["backend_fingerprint"] = "0" * 64  # made by another export format
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    for encoder in (HashEncoder(), OnnxHashEncoder()):
+        with pytest.raises(IndexMismatchError, match=r"no measured tolerance.*qa index build --index"):
+            Index.load(tmp_path, encoder)

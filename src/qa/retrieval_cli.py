@@ -54,14 +54,14 @@ def measure(args: argparse.Namespace):
     """``(retriever, {data file: [Query]}, ranks by method)`` for ``args`` (see :func:`add_parser`)."""
     from qa.config import DEFAULT_CORPUS_DIR, Settings
     from qa.documents import load_documents
-    from qa.embedding import load_encoder
+    from qa.embedding import encoder_for
     from qa.evaluation.datasets import load_dataset
     from qa.index import Index
     from qa.retrieval import Retriever
     from qa.retrieval_fit import all_ranks, collect
 
     settings = Settings.from_env()
-    encoder = load_encoder(settings.model, settings.home)
+    encoder = encoder_for(settings)
     if args.index:
         index = Index.load(args.index, encoder)
     else:

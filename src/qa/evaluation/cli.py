@@ -107,11 +107,11 @@ def build_assistant(dataset: Path, settings, progress: bool = True, cache: Path 
         assistant = Assistant(settings)
         assistant.warm_up(progress=progress)
         return assistant, 0.0
-    from qa.embedding import load_encoder
+    from qa.embedding import encoder_for
     from qa.index import Index, IndexStoreError
 
     documents = squad_documents(dataset)
-    encoder = load_encoder(settings.model, settings.home)
+    encoder = encoder_for(settings)
     started = time.perf_counter()
     index = None
     if cache is not None:

@@ -1,0 +1,310 @@
+"""Build the int8 ONNX graphs of the encoder and the span reader (the ``onnx`` backend).
+
+What answers questions holds one copy of the base network: the base model
+(:mod:`qa.model_build`) is cut after layer ``split - 1``, where ``split`` is the
+first layer the reader's adapter retrains (:mod:`qa.span_model`), into graphs
+that the query encoder and the span reader share:
+
+* ``bottom.onnx``: embeddings and layers ``0 .. split-1`` — ``(input_ids,
+  attention_mask)`` ``(b, n)`` int64 → ``hidden`` ``(b, n, d)`` float32;
+* ``encoder_top.onnx``: the base layers ``split ..`` — ``(hidden, attention_mask)``
+  → ``last_hidden`` ``(b, n, d)`` (mean pooling and L2 normalisation are done
+  in numpy by :mod:`qa.onnx_backend`, exactly as sentence-transformers does);
+* ``reader_top.onnx``: the adapter's layers and its start/end head —
+  ``(hidden, attention_mask)`` → ``start_logits``, ``end_logits`` ``(b, n)``;
+
+and one graph for bulk passage embedding (indexing), loaded only to index:
+
+* ``passages.onnx``: the whole encoder — ``(input_ids, attention_mask)`` →
+  ``last_hidden``, every MatMul in int8.
+
+Without a usable adapter ``split`` is the number of layers (``encoder_top`` is
+then the identity and there is no reader graph). Each graph is exported with
+``torch.onnx.export`` (TorchScript exporter, eager attention); the 250k x 384
+embedding table (``Gather``) is quantised to int8 everywhere (a quarter of the
+memory), and the MatMul weights of ``passages.onnx`` per output channel, with
+ONNX Runtime's dynamic quantisation (Jacob et al. 2018, "Quantization and
+Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference",
+CVPR; activations quantised per batch at run time). The shared graphs keep fp32
+MatMuls: int8 activations there moved the reader's span scores by up to 2 logits
+and changed 14 of 55 gold spans, while the passage vectors of ``passages.onnx``
+stay within cosine 0.99 of fp32 (figures in the README, "Backends").
+
+The files are written into a staged directory next to the target and renamed
+into place with a marker written last (as :func:`qa.model_build.build_model`
+does), under ``<home>/onnx/``; a directory without a valid marker (an
+interrupted build) is rebuilt. Building needs torch, transformers and onnx;
+running them (:mod:`qa.onnx_backend`) needs only onnxruntime and tokenizers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from qa.model_build import ModelError, _replace_dir
+
+#: Bumped whenever the graphs or the quantisation recipe change.
+EXPORT_FORMAT = 2
+#: Marker written last into a finished export; its presence makes the export valid.
+EXPORT_MARKER = "onnx_build.json"
+#: How the weights are quantised (recorded in the marker and the backend fingerprint).
+QUANTIZATION = ("onnxruntime quantize_dynamic int8: Gather per-tensor in every graph; "
+                "MatMul per-channel in passages.onnx only")
+#: Graph files of an export.
+BOTTOM, ENCODER_TOP, READER_TOP = "bottom.onnx", "encoder_top.onnx", "reader_top.onnx"
+PASSAGES = "passages.onnx"
+#: Operators quantised in each graph (see the module docstring).
+_QUANTISED_OPS = {BOTTOM: ["Gather"], ENCODER_TOP: [], READER_TOP: [], PASSAGES: ["MatMul", "Gather"]}
+_OPSET = 17
+
+
+def backend_fingerprint(base_fingerprint: str) -> str:
+    """Fingerprint of the onnx encoder's embeddings: the base model's fingerprint,
+    the export format and the quantisation recipe, hashed (64 hex characters).
+
+    It does not depend on where the graphs are cut (the cut changes no arithmetic)."""
+    text = f"onnx\0{EXPORT_FORMAT}\0{QUANTIZATION}\0{base_fingerprint}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def export_dir(home: Path, base_fingerprint: str, adapter_digest: str | None) -> Path:
+    """``<home>/onnx/<base fp[:16]>-<adapter digest[:16] or 'noreader'>-v<EXPORT_FORMAT>``."""
+    tag = adapter_digest[:16] if adapter_digest else "noreader"
+    return Path(home).expanduser() / "onnx" / f"{base_fingerprint[:16]}-{tag}-v{EXPORT_FORMAT}"
+
+
+def read_marker(path: Path) -> dict | None:
+    """The marker of a finished export in ``path`` (its files present with the
+    recorded sizes), else None."""
+    try:
+        marker = json.loads((Path(path) / EXPORT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("format") != EXPORT_FORMAT:
+        return None
+    for name, size in (marker.get("files") or {}).items():
+        file = Path(path) / name
+        if not file.is_file() or file.stat().st_size != size:
+            return None
+    return marker if marker.get("files") else None
+
+
+def build_onnx(
+    model_path: Path,
+    home: Path,
+    base_fingerprint: str,
+    adapter_dir: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Export and quantise the graphs for ``model_path`` (+ the adapter), once.
+
+    Args:
+        model_path: the base sentence-transformers directory (:func:`qa.model_build.model_dir`).
+        home: user cache; the graphs go to :func:`export_dir`.
+        base_fingerprint: :func:`qa.embedding.model_fingerprint` of ``model_path``.
+        adapter_dir: the reader adapter to export with the encoder; ``None``, or
+            an adapter made for another base model, gives an encoder-only export.
+        force: rebuild even when a valid export is present.
+        progress: called with one-line status messages (default: stderr).
+
+    Returns:
+        The export directory (see the module docstring for its files).
+
+    Raises:
+        ModelError: torch, transformers or onnx is missing, or the export fails.
+    """
+    say = progress or (lambda m: print(m, file=sys.stderr, flush=True))
+    adapter = _usable_adapter(adapter_dir, base_fingerprint)
+    digest = _adapter_digest(adapter) if adapter is not None else None
+    target = export_dir(home, base_fingerprint, digest)
+    if not force and read_marker(target) is not None:
+        return target
+    say(f"qa: exporting the int8 ONNX encoder{' and reader' if adapter else ''} to {target} "
+        "(one-time, ~1 min)")
+    try:
+        import onnx  # noqa: F401  (quantisation needs it)
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ModelError(f"building the onnx backend needs {exc.name}; fix: pip install onnx torch "
+                         "(or set QA_BACKEND=torch)") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}-", dir=target.parent) as tmp:
+        staged = Path(tmp) / "export"
+        staged.mkdir()
+        split = _export_graphs(Path(model_path), adapter, staged, Path(tmp) / "fp32")
+        files = {p.name: p.stat().st_size for p in sorted(staged.glob("*.onnx"))}
+        marker = {
+            "format": EXPORT_FORMAT,
+            "base_fingerprint": base_fingerprint,
+            "backend_fingerprint": backend_fingerprint(base_fingerprint),
+            "adapter_digest": digest,
+            "split": split,
+            "quantization": QUANTIZATION,
+            "files": files,
+        }
+        (staged / EXPORT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        _replace_dir(staged, target, valid=lambda p: read_marker(p) is not None)
+    say(f"qa: onnx backend ready at {target}")
+    return target
+
+
+def _usable_adapter(adapter_dir: Path | None, base_fingerprint: str) -> Path | None:
+    """``adapter_dir`` when it holds an adapter made for this base model, else None."""
+    if adapter_dir is None:
+        return None
+    from qa.span_model import ADAPTER_WEIGHTS, AdapterConfig, AdapterError
+
+    try:
+        config = AdapterConfig.load(adapter_dir)
+    except AdapterError:
+        return None
+    if config.base_fingerprint != base_fingerprint or not (Path(adapter_dir) / ADAPTER_WEIGHTS).is_file():
+        return None
+    return Path(adapter_dir)
+
+
+def _adapter_digest(adapter_dir: Path) -> str:
+    from qa.span_model import adapter_digest
+
+    return adapter_digest(adapter_dir)
+
+
+def _export_graphs(model_path: Path, adapter: Path | None, out: Path, scratch: Path) -> int:
+    """Write the quantised graphs into ``out``; return the split layer."""
+    import torch
+    from transformers import AutoModel
+
+    from qa.embedding import quiet_weight_loading
+
+    scratch.mkdir()
+    with quiet_weight_loading():
+        base = AutoModel.from_pretrained(str(model_path), dtype=torch.float32,
+                                         attn_implementation="eager").eval()
+    layers = base.encoder.layer
+    split = len(layers)
+    reader = None
+    if adapter is not None:
+        from qa.span_model import SpanModel
+
+        span = SpanModel(model_path, adapter)
+        split = min(span.config.trained_layers)
+        reader = span.network
+        reader.encoder.set_attn_implementation("eager")
+        reader.eval()
+    graphs = {
+        PASSAGES: (_Bottom(base, len(layers)), ("input_ids", "attention_mask"), ("last_hidden",)),
+        BOTTOM: (_Bottom(base, split), ("input_ids", "attention_mask"), ("hidden",)),
+        ENCODER_TOP: (_Top(layers[split:]), ("hidden", "attention_mask"), ("last_hidden",)),
+    }
+    if reader is not None:
+        graphs[READER_TOP] = (_ReaderTop(reader, split), ("hidden", "attention_mask"),
+                              ("start_logits", "end_logits"))
+    for name, (module, inputs, outputs) in graphs.items():
+        _export(module, inputs, outputs, scratch / name, base.config.hidden_size)
+        if _QUANTISED_OPS[name]:
+            _quantize(scratch / name, out / name, _QUANTISED_OPS[name])
+        else:
+            (scratch / name).rename(out / name)
+    return split
+
+
+def _extended_mask(attention_mask):
+    """``(b, n)`` 0/1 → additive ``(b, 1, 1, n)`` float mask (0 kept, float32 min masked)."""
+    import torch
+
+    mask = attention_mask[:, None, None, :].to(torch.float32)
+    return (1.0 - mask) * torch.finfo(torch.float32).min
+
+
+def _Bottom(base, split: int):
+    import torch
+
+    class Bottom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = base.embeddings
+            self.layers = torch.nn.ModuleList(base.encoder.layer[:split])
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.embeddings(input_ids=input_ids)
+            mask = _extended_mask(attention_mask)
+            for layer in self.layers:
+                hidden = layer(hidden, attention_mask=mask)
+            return hidden
+
+    return Bottom().eval()
+
+
+def _Top(layers):
+    import torch
+
+    class Top(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(layers)
+
+        def forward(self, hidden, attention_mask):
+            mask = _extended_mask(attention_mask)
+            for layer in self.layers:
+                hidden = layer(hidden, attention_mask=mask)
+            return hidden + 0.0 * attention_mask[..., None].to(hidden.dtype)  # both inputs used
+
+    return Top().eval()
+
+
+def _ReaderTop(network, split: int):
+    import torch
+
+    class ReaderTop(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(network.encoder.encoder.layer[split:])
+            self.qa_outputs = network.qa_outputs
+
+        def forward(self, hidden, attention_mask):
+            mask = _extended_mask(attention_mask)
+            for layer in self.layers:
+                hidden = layer(hidden, attention_mask=mask)
+            logits = self.qa_outputs(hidden)
+            logits = logits.masked_fill(attention_mask.unsqueeze(-1) == 0, -1e4)
+            return logits[..., 0], logits[..., 1]
+
+    return ReaderTop().eval()
+
+
+def _export(module, inputs: tuple[str, ...], outputs: tuple[str, ...], path: Path, hidden: int) -> None:
+    import torch
+
+    ids = torch.ones((2, 7), dtype=torch.long)
+    mask = torch.ones((2, 7), dtype=torch.long)
+    args = (ids, mask) if inputs[0] == "input_ids" else (torch.zeros((2, 7, hidden)), mask)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, *outputs)}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notices, shown to users otherwise
+            torch.onnx.export(module, args, str(path), input_names=list(inputs),
+                              output_names=list(outputs), dynamic_axes=axes,
+                              opset_version=_OPSET, dynamo=False)
+    except Exception as exc:  # the exporter raises many types; all mean "cannot export"
+        raise ModelError(f"cannot export {path.name} to ONNX ({type(exc).__name__}: {exc}); "
+                         "fix: set QA_BACKEND=torch") from exc
+
+
+def _quantize(source: Path, target: Path, ops: list[str]) -> None:
+    """Dynamic int8 quantisation of the ``ops`` weights of ``source`` into ``target``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # "consider pre-processing" advice, logged on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=ops)
+    finally:
+        logging.disable(logging.NOTSET)
