@@ -135,3 +135,14 @@ def test_part_of_year_agreement(question, value, agreement):
     sentence = "1-10月，全县完成固定资产投资246.79亿元，同比增长12%；全年预计完成300亿元。"
     clause = constraints.period_clause(sentence, sentence.index(value))
     assert constraints.part_of_year_agreement(analyze(question), clause) == agreement
+
+
+@pytest.mark.parametrize(("question", "text", "agreement"), [
+    ("部门预算中人员编制有多少人？", "万元", -1.0),
+    ("部门预算中人员编制有多少人？", "主要用于公共法律服务", -1.0),
+    ("部门预算中人员编制有多少人？", "三十二人", 0.0),
+    ("新增了多少个托位？", "124个", 0.0),
+    ("商会企业与哪个村结对共建？", "盐源县拦河村", 0.0),
+])
+def test_number_agreement(question, text, agreement):
+    assert constraints.number_agreement(analyze(question), text) == agreement

@@ -237,3 +237,12 @@ def part_of_year_agreement(q: Question, clause: str) -> float:
     if have and _WHOLE_YEAR.search(q.match_text):
         return -1.0
     return 0.0
+
+
+_NUMERAL = re.compile(r"[0-9０-９一二两三四五六七八九十零〇半几]")  # a magnitude alone (万元) is no number
+
+
+def number_agreement(q: Question, text: str) -> float:
+    """-1 when a question asks for a quantity and the candidate has no number in
+    it at all (``万元``, ``主要用于公共法律服务``): a veto; 0 otherwise."""
+    return -1.0 if q.answer_type == "quantity" and not _NUMERAL.search(text) else 0.0
