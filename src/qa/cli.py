@@ -41,7 +41,10 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or a bad index, not a bug (imported lazily)."""
     from qa.index import IndexStoreError
 
-    errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError]
+    from qa.ray_runtime import RayJobError, RayMissingError
+
+    errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError,
+                                         RayMissingError, RayJobError]
     import qa.documents
 
     document_error = getattr(qa.documents, "DocumentError", None)
@@ -168,6 +171,11 @@ def _add_index_command(subparsers) -> None:
     _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_strict_flag(build)
+    build.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed the chunks on Ray (needs the scale extra): join the cluster at "
+                            "ADDRESS (HOST:PORT or auto), or without ADDRESS start a local runtime")
+    build.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="encoder actors of a --ray build (default 2)")
     build.set_defaults(func=_run_index_build)
 
     add = commands.add_parser(
@@ -200,13 +208,28 @@ def _run_index_build(args: argparse.Namespace) -> int:
     from qa.index import Index
 
     settings = _settings(args)
+    if args.ray and Path(args.ray).exists():
+        raise CLIError(f"--ray took {args.ray!r} as the Ray cluster address; write the paths "
+                       f"before --ray, or give the address as --ray=HOST:PORT")
+    if args.ray is not None:
+        from qa.ray_runtime import require_ray
+
+        require_ray(("data",))  # before any document is read or model loaded
     paths = args.paths or [str(DEFAULT_CORPUS_DIR)]
     started = time.perf_counter()
     loaded = _load_documents(paths, strict=args.strict, verb="indexed")
     documents = loaded.documents
     encoder = _load_encoder(settings.model, settings)
     ready = time.perf_counter()
-    index = Index.build(documents, encoder, settings, progress=not args.no_progress)
+    if args.ray is not None:
+        from qa.ray_build import build_index_with_ray
+
+        if args.workers < 1:
+            raise CLIError(f"--workers must be >= 1, got {args.workers}")
+        index = build_index_with_ray(documents, settings, address=args.ray or None,
+                                     workers=args.workers, progress=not args.no_progress)
+    else:
+        index = Index.build(documents, encoder, settings, progress=not args.no_progress)
     index.save(settings.index_dir)
     done = time.perf_counter()
     counts = index.manifest["counts"]

@@ -261,20 +261,37 @@ def _chunk(doc: Document, chunker: dict[str, int]) -> list[Chunk]:
     )
 
 
+#: An embedding job run elsewhere (e.g. :func:`qa.ray_build.ray_embedder`): passage
+#: texts → ``(len(texts), dim)`` float32 rows in input order.
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+
 def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size: int,
-            progress: bool, pause: Callable[[], None] | None = None) -> np.ndarray:
+            progress: bool, pause: Callable[[], None] | None = None,
+            embedder: Embedder | None = None) -> np.ndarray:
     """Embeddings of ``chunk.embedding_text(title)``: ``(len(chunks), encoder.dim)`` float32, L2-normalised.
 
     Texts are encoded longest first in slices of ``8 * batch_size`` (less padding
     per batch), under one tqdm bar counting chunks, and put back in input order.
     With ``pause``, slices are one batch and ``pause()`` is called before each
-    (a server lets its questions go first there).
+    (a server lets its questions go first there). With ``embedder``, all texts
+    go to it in one call instead (it batches and reports progress itself).
+
+    Raises:
+        ValueError: the encoder or embedder returns the wrong shape.
     """
     n = len(chunks)
     out = np.empty((n, encoder.dim), dtype=np.float32)
     if n == 0:
         return out
     texts = [c.embedding_text(t) for c, t in zip(chunks, titles, strict=True)]
+    if embedder is not None:
+        vectors = np.asarray(embedder(texts), dtype=np.float32)
+        if vectors.shape != out.shape:
+            raise ValueError(f"the embedding job returned shape {vectors.shape}, expected {out.shape}")
+        out[:] = vectors
+        _normalise(out)
+        return out
     order = sorted(range(n), key=lambda i: -len(texts[i]))
     step = max(1, batch_size if pause is not None else 8 * batch_size)
     from tqdm.auto import tqdm
@@ -433,7 +450,7 @@ class Index:
 
     @classmethod
     def build(cls, documents: Iterable[Document], encoder, settings: Settings,
-              progress: bool = True) -> Index:
+              progress: bool = True, embedder: Embedder | None = None) -> Index:
         """Chunk, embed and index ``documents``.
 
         Documents with an id already seen (same text) are indexed once. The
@@ -446,6 +463,9 @@ class Index:
             settings: chunker, BM25 and HNSW parameters and the batch size are read
                 from it and recorded in the manifest (``add`` reuses them).
             progress: show a tqdm bar (on stderr) while embedding.
+            embedder: embeds every chunk text in one job (a Ray cluster, say) instead
+                of ``encoder.encode_passages``; ``encoder`` then only names the model
+                (``name``, ``fingerprint``, ``dim``). Everything else is the same.
 
         Raises:
             ValueError: no documents, or the encoder returns the wrong shape.
@@ -481,7 +501,7 @@ class Index:
         }
         empty = np.empty((0, int(encoder.dim)), dtype=np.float32)
         base = cls({}, [], empty, None, None, manifest)
-        index, _ = base._with(base._prepare(unique, encoder, progress))
+        index, _ = base._with(base._prepare(unique, encoder, progress, embedder=embedder))
         index.manifest["updated"] = None
         index._pending = []  # a build replaces whatever is on disk: nothing to merge
         return index
@@ -524,7 +544,8 @@ class Index:
         return self._with(addition)
 
     def _prepare(self, documents: Iterable[Document], encoder, progress: bool,
-                 pause: Callable[[], None] | None = None) -> _Addition:
+                 pause: Callable[[], None] | None = None,
+                 embedder: Embedder | None = None) -> _Addition:
         """Chunk and embed the documents not yet indexed (first occurrence of each id)."""
         seen = set(self.documents)
         new: list[Document] = []
@@ -539,7 +560,7 @@ class Index:
                 chunks.append(chunk)
                 titles.append(doc.title)
         embeddings = _encode(chunks, titles, encoder, self.manifest["settings"]["batch_size"],
-                             progress, pause)
+                             progress, pause, embedder)
         return _Addition(tuple(new), tuple(chunks), embeddings)
 
     def _with(self, addition: _Addition) -> tuple[Index, list[str]]:
