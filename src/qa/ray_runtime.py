@@ -3,7 +3,8 @@
 Public interface:
 
     require_ray() -> module                      # ray, or RayMissingError saying how to install it
-    ray_runtime(address=None, num_cpus=2)        # context manager: join a cluster or start a local one
+    connect(address=None, num_cpus=2) -> (ray, started)   # join a cluster or start a local runtime
+    ray_runtime(address=None, num_cpus=2)        # the same as a context manager (disconnects on exit)
     RayMissingError, RayJobError                 # expected errors (one line, no traceback, in the CLI)
 
 Ray is not a dependency of the default install (it adds ~100 MB and a runtime
@@ -49,6 +50,35 @@ def require_ray(parts: tuple[str, ...] = ("data",)) -> ModuleType:
     return ray
 
 
+def connect(address: str | None = None, num_cpus: int = LOCAL_NUM_CPUS,
+            parts: tuple[str, ...] = ("data",)) -> tuple[ModuleType, bool]:
+    """Connect this process to Ray: ``(ray, True)`` when this call connected it,
+    ``(ray, False)`` when it already was (then the caller must not shut it down).
+
+    See :func:`ray_runtime` for ``address`` and ``num_cpus``.
+
+    Raises:
+        RayMissingError: Ray is not installed.
+        RayJobError: the cluster at ``address`` cannot be reached.
+    """
+    ray = require_ray(parts)
+    if ray.is_initialized():
+        return ray, False
+    env = {key: os.environ[key] for key in ("PYTHONPATH", "QA_HOME", "QA_INDEX", "HF_HUB_OFFLINE")
+           if os.environ.get(key)}
+    options = {"include_dashboard": False, "log_to_driver": False,
+               "runtime_env": {"env_vars": env} if env else None}
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=num_cpus, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise RayJobError(f"cannot connect to the Ray cluster at {address or 'a new local runtime'}: "
+                          f"{' '.join(str(exc).split())}") from exc
+    return ray, True
+
+
 @contextlib.contextmanager
 def ray_runtime(address: str | None = None, num_cpus: int = LOCAL_NUM_CPUS,
                 parts: tuple[str, ...] = ("data",)) -> Iterator[ModuleType]:
@@ -67,26 +97,14 @@ def ray_runtime(address: str | None = None, num_cpus: int = LOCAL_NUM_CPUS,
         RayMissingError: Ray is not installed.
         RayJobError: the cluster at ``address`` cannot be reached.
     """
-    ray = require_ray(parts)
-    if ray.is_initialized():
+    ray, started = connect(address, num_cpus, parts)
+    if not started:
         yield ray
         return
-    env = {key: os.environ[key] for key in ("PYTHONPATH", "QA_HOME", "HF_HUB_OFFLINE")
-           if os.environ.get(key)}
-    options = {"include_dashboard": False, "log_to_driver": False,
-               "runtime_env": {"env_vars": env} if env else None}
-    try:
-        if address:
-            ray.init(address=address, **options)
-        else:
-            ray.init(num_cpus=num_cpus, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise RayJobError(f"cannot connect to the Ray cluster at {address or 'a new local runtime'}: "
-                          f"{' '.join(str(exc).split())}") from exc
     try:
         yield ray
     finally:
         ray.shutdown()
 
 
-__all__ = ["INSTALL_HINT", "RayJobError", "RayMissingError", "ray_runtime", "require_ray"]
+__all__ = ["INSTALL_HINT", "RayJobError", "RayMissingError", "connect", "ray_runtime", "require_ray"]

@@ -1,0 +1,127 @@
+"""`qa serve`: the JSON HTTP API, in one process and on two Ray Serve replicas.
+
+Each client asks its own question at the same time as the others; every reply
+must be the answer to that client's question (no cross-talk between requests or
+replicas), with the exact citation.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from qa.config import DEFAULT_CORPUS_DIR, Settings
+
+QUESTION = "2023年新增了多少个托位？"
+CLIENTS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, encoder, gold):
+    """(settings, index, expected): the shipped corpus indexed into a directory, and
+    for CLIENTS questions the answer an in-process Assistant gives (question → dict)."""
+    from qa.documents import read_documents
+    from qa.index import Index
+    from qa.pipeline import Assistant
+
+    settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("serve-index"))
+    index = Index.build(read_documents([DEFAULT_CORPUS_DIR]).documents, encoder, settings, progress=False)
+    index.save(settings.index_dir)
+    questions = [QUESTION] + [row["question"] for row in gold if not row["history"]][: CLIENTS - 1]
+    assert len(set(questions)) == CLIENTS
+    assistant = Assistant(settings, encoder=encoder)
+    expected = {q: assistant.ask(q).to_dict() for q in questions}
+    return settings, index, expected
+
+
+def _post(url: str, payload: dict | bytes) -> tuple[int, dict]:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    request = urllib.request.Request(url + "/ask", data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return response.status, json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read().decode("utf-8"))
+
+
+def _check_concurrent_clients(url: str, index, expected: dict) -> None:
+    """CLIENTS clients at once, each with its own question, twice over."""
+    from qa.serve import ask_remote
+
+    questions = list(expected) * 2
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        replies = list(pool.map(lambda q: ask_remote(url, q, timeout=300), questions))
+    for question, reply in zip(questions, replies, strict=True):
+        want = expected[question]
+        assert reply["question"] == question
+        for key in ("text", "sentence", "citation", "abstained", "standalone_question"):
+            assert reply[key] == want[key], (question, key)
+        assert reply["confidence"] == pytest.approx(want["confidence"], abs=1e-3)
+    answer = replies[questions.index(QUESTION)]
+    assert answer["text"] == "124个"
+    citation = answer["citation"]
+    text = index.documents[citation["doc_id"]].text
+    assert text[citation["start"]:citation["end"]] == "124个"
+    assert text[citation["sentence_start"]:citation["sentence_end"]] == answer["sentence"]
+
+
+@pytest.mark.slow
+def test_one_process_server_answers_concurrent_clients(served, encoder):
+    from qa.pipeline import Assistant
+    from qa.serve import make_server
+
+    settings, index, expected = served
+    server = make_server(Assistant(settings, encoder=encoder), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _check_concurrent_clients(url, index, expected)
+        # follow-up with history: the standalone question is rewritten from the history
+        status, reply = _post(url, {"question": "托育驿站呢？", "history": [QUESTION]})
+        assert status == 200 and reply["standalone_question"] != reply["question"]
+        # bad bodies: a clear 400, the server keeps serving
+        status, reply = _post(url, b"not json")
+        assert status == 400 and reply["error"].startswith("the body is not UTF-8 JSON")
+        assert _post(url, {"history": []}) == (400, {"error": '"question" must be a string'})
+        status, reply = _post(url, {"question": QUESTION, "history": "上一个问题"})
+        assert status == 400 and '"history" must be a list of strings' in reply["error"]
+        with urllib.request.urlopen(url + "/health", timeout=30) as response:
+            health = json.loads(response.read())
+        assert health["status"] == "ok" and health["chunks"] == len(index.chunks)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+def test_ray_serve_two_replicas_answer_concurrent_clients(served):
+    pytest.importorskip("ray")
+    pytest.importorskip("ray.serve")
+    from ray import serve
+
+    from qa.serve import serve_with_ray
+
+    settings, index, expected = served
+    service = serve_with_ray(settings, replicas=2, host="127.0.0.1", port=_free_port(),
+                             cpus_per_replica=1.0)
+    try:
+        status = serve.status().applications["qa"].deployments["qa"]
+        assert status.replica_states.get("RUNNING") == 2
+        _check_concurrent_clients(service.url, index, expected)
+        code, reply = _post(service.url, {"question": 42})
+        assert (code, reply) == (400, {"error": '"question" must be a string'})
+    finally:
+        service.stop()
