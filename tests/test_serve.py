@@ -77,8 +77,39 @@ def _check_concurrent_clients(url: str, index, expected: dict) -> None:
     assert text[citation["sentence_start"]:citation["sentence_end"]] == answer["sentence"]
 
 
+def _load_app_module():
+    """The top-level ``app.py`` (not part of the package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("app", Path(__file__).resolve().parents[1] / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check_app_backend(url: str, index, tmp_path) -> None:
+    """`python app.py --backend URL`: the app's handlers answer through the API."""
+    from qa.serve import BackendError, RemoteAssistant
+
+    app = _load_app_module()
+    remote = RemoteAssistant(url).warm_up()
+    _, _, turns, source, *_ = app.Handlers(remote, tmp_path).ask(QUESTION, [])
+    answer = turns[-1]["answer"]
+    assert answer["text"] == "124个" and "124个" in turns[-1]["reply"]
+    chunk = index.chunks[[c.id for c in index.chunks].index(answer["citation"]["chunk_id"])]
+    assert remote.chunk(chunk.id).text == chunk.text  # the source panel's chunk came over HTTP
+    assert "124个</mark>" in source
+    status, _ = app.Handlers(remote, tmp_path)._add_one(str(DEFAULT_CORPUS_DIR / "missing.txt"))
+    assert status == "failed"
+    with pytest.raises(BackendError, match="cannot reach the qa API at http://127.0.0.1:9"):
+        RemoteAssistant("http://127.0.0.1:9").warm_up()
+
+
 @pytest.mark.slow
-def test_one_process_server_answers_concurrent_clients(served, encoder):
+def test_one_process_server_answers_concurrent_clients(served, encoder, tmp_path):
     from qa.pipeline import Assistant
     from qa.serve import make_server
 
@@ -101,6 +132,7 @@ def test_one_process_server_answers_concurrent_clients(served, encoder):
         with urllib.request.urlopen(url + "/health", timeout=30) as response:
             health = json.loads(response.read())
         assert health["status"] == "ok" and health["chunks"] == len(index.chunks)
+        _check_app_backend(url, index, tmp_path)
     finally:
         server.shutdown()
         server.server_close()

@@ -6,6 +6,7 @@ Public interface:
     make_server(assistant, host="127.0.0.1", port=8000) -> ThreadingHTTPServer   # one process
     serve_with_ray(settings, replicas=2, host, port, address=None) -> RayService  # Ray Serve
     ask_remote(url, question, history=(), timeout=60) -> dict     # a client of either
+    RemoteAssistant(url)                 # what the web app needs of an Assistant, over HTTP
 
 The API (UTF-8 JSON both ways)::
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -259,6 +261,77 @@ def ask_remote(url: str, question: str, history: Sequence[str] = (), timeout: fl
         raise BackendError(f"cannot reach the qa API at {url}: {getattr(exc, 'reason', exc)}") from exc
 
 
+def health_remote(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET {url}/health`` as a dict.
+
+    Raises:
+        BackendError: not reachable, or not a qa API.
+    """
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as response:
+            data = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise BackendError(f"cannot reach the qa API at {url}: {getattr(exc, 'reason', exc)} "
+                           f"(start one with `qa serve`)") from exc
+    if not isinstance(data, dict) or data.get("status") != "ok":
+        raise BackendError(f"{url} is not a qa API (GET /health answered {data!r})")
+    return data
+
+
+class RemoteAssistant:
+    """The part of :class:`~qa.pipeline.Assistant` the web app uses, answered by a
+    ``qa serve`` API at ``url`` (``python app.py --backend URL``).
+
+    ``ask`` returns :class:`~qa.reader.Answer` objects rebuilt from the JSON;
+    ``chunk`` serves the chunks of the passages it has received (the cited one is
+    always among them). The documents and figures tabs are empty and uploads are
+    refused: the index lives with the API (``qa index add`` there).
+    """
+
+    #: Chunks kept for :meth:`chunk` (the passages of recent answers).
+    MAX_CHUNKS = 4096
+
+    def __init__(self, url: str, timeout: float = 120.0, settings: Settings | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.settings = settings or Settings()
+        self.index = None
+        self._chunks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def warm_up(self, progress: bool = False) -> RemoteAssistant:
+        """Check that the API answers (raises :class:`BackendError` otherwise)."""
+        health_remote(self.url)
+        return self
+
+    def ask(self, question: str, history: Sequence[str] = ()):
+        """The API's answer to ``question`` (see :func:`ask_remote`) as an Answer."""
+        from qa.chat_store import answer_from_dict
+
+        answer = answer_from_dict(ask_remote(self.url, question, history, self.timeout))
+        with self._lock:
+            for passage in answer.passages:
+                self._chunks[passage.chunk.id] = passage.chunk
+            while len(self._chunks) > self.MAX_CHUNKS:
+                self._chunks.pop(next(iter(self._chunks)))
+        return answer
+
+    def chunk(self, chunk_id: str):
+        """A chunk of an answer received before. Raises ``KeyError`` for any other id."""
+        with self._lock:
+            return self._chunks[chunk_id]
+
+    def documents(self) -> list:
+        return []
+
+    def figures(self, query: str | None = None, period: str | None = None) -> list:
+        return []
+
+    def add_files(self, paths: Sequence[Any]) -> list[str]:
+        raise ValueError(f"this app answers through {self.url}: add documents where that API "
+                         f"runs (qa index add PATH --index DIR), then restart it")
+
+
 def serve_forever(server: ThreadingHTTPServer) -> None:
     """Run ``server`` until Ctrl-C, then close it."""
     try:
@@ -269,5 +342,5 @@ def serve_forever(server: ThreadingHTTPServer) -> None:
         server.server_close()
 
 
-__all__ = ["AnswerReplica", "BackendError", "RayService", "RequestError", "ask_remote", "handle",
-           "make_server", "parse_ask", "serve_forever", "serve_with_ray"]
+__all__ = ["AnswerReplica", "BackendError", "RayService", "RemoteAssistant", "RequestError", "ask_remote",
+           "handle", "health_remote", "make_server", "parse_ask", "serve_forever", "serve_with_ray"]
