@@ -5,9 +5,9 @@
     python eval/bench_scale.py serve [--replicas 1,2] [--clients 8] [--questions 48]
 
 ``index``: ``--n`` synthetic chunk embeddings (384-d unit vectors around 2,000
-seeded Gaussian centres, the spread of real e5 embeddings of one corpus: a
-query's nearest neighbour has cosine ~0.6-0.7) and ``--queries`` held-out
-queries. For each kind: build time (training included), the dense index's own
+seeded Gaussian centres with ``--spread`` noise per dimension: at 0.9 a query's
+nearest neighbour has cosine ~0.6, at 1.5 ~0.35, no longer near its centre) and
+``--queries`` held-out queries. For each kind: build time (training included), the dense index's own
 size (what it holds in RAM; the exact vectors of a compressed index stay on
 disk, memory-mapped, ``n * 384 * 4`` bytes), process RSS growth, single-query
 search p50/p95 in ms through :meth:`qa.index.Index.search_dense` (what
@@ -104,8 +104,8 @@ def bench_index(args: argparse.Namespace) -> None:
 
     centres = np.random.default_rng(0).standard_normal((CENTRES, DIM)).astype(np.float32)
     started = time.perf_counter()
-    vectors = synthetic(args.n, 1, centres)
-    queries = synthetic(args.queries, 2, centres)
+    vectors = synthetic(args.n, 1, centres, args.spread)
+    queries = synthetic(args.queries, 2, centres, args.spread)
     print(f"{args.n:,} vectors of dim {DIM} ({vectors.nbytes / 2**20:,.0f} MiB float32) made in "
           f"{time.perf_counter() - started:.1f} s; {args.queries} queries; faiss {faiss.__version__}, "
           f"{faiss.omp_get_max_threads()} threads", flush=True)
@@ -224,7 +224,9 @@ def main() -> None:
     index = commands.add_parser("index", help="dense index kinds on synthetic vectors")
     index.add_argument("--n", type=int, default=1_000_000)
     index.add_argument("--queries", type=int, default=200)
-    index.add_argument("--kinds", default="flat,hnsw-sq8,ivf-sq8")
+    index.add_argument("--kinds", default="flat,ivf-sq8@32,ivf-sq8@64,ivf-pq@64")
+    index.add_argument("--spread", type=float, default=0.9,
+                       help="noise per dimension around a centre (larger: harder, less clustered)")
     index.set_defaults(func=bench_index)
     ray_build = commands.add_parser("ray-build", help="Ray build throughput, 1 vs 2 workers")
     ray_build.add_argument("paths", nargs="*")

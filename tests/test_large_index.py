@@ -45,7 +45,8 @@ def test_tiers_by_chunk_count():
     record = _settings_record(hnsw_min_chunks=100, compressed_min_chunks=1000)
     assert _dense_params(99, record) == {"type": "flat"}
     assert _dense_params(100, record)["type"] == "hnsw"
-    params = _dense_params(1000, record)
+    assert _dense_params(1000, record)["kind"] == Settings().compressed_kind  # the measured default
+    params = _dense_params(1000, {**record, "compressed_kind": "hnsw-sq8"})
     assert params == {"type": COMPRESSED, "kind": "hnsw-sq8", "factory": "HNSW32,SQ8",
                       "ef_construction": 200, "ef_search": 128, "refine": 4, "train_size": 1000,
                       "seed": 0}

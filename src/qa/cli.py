@@ -276,7 +276,8 @@ def _run_index_info(args: argparse.Namespace) -> int:
     print(f"index       {settings.index_dir} (format {info['format_version']}, generation {info['generation']})")
     print(f"created     {info['created']}  updated {info['updated'] or '-'}  saved {info['saved']}")
     print(f"model       {model['name']} (fingerprint {model['fingerprint']}, dim {model['dim']})")
-    print(f"dense       {dense['type']}  vectors {counts['vectors']}")
+    tuned = "".join(f" {k}={dense[k]}" for k in ("factory", "nprobe", "ef_search", "refine") if k in dense)
+    print(f"dense       {dense['type']}{tuned}  vectors {counts['vectors']}")
     print(f"bm25        {info['bm25']['method']} k1={info['bm25']['k1']} b={info['bm25']['b']}  "
           f"documents {counts['bm25_docs']}")
     print(f"chunker     max_chars={info['chunker']['max_chars']} "

@@ -44,10 +44,10 @@ similarity: exact ``faiss.IndexFlatIP`` below ``settings.hnsw_min_chunks`` chunk
 approximate ``faiss.IndexHNSWFlat`` (Malkov & Yashunin, "Efficient and robust
 approximate nearest neighbor search using Hierarchical Navigable Small World
 graphs", IEEE TPAMI 2018) from there on, and from ``settings.compressed_min_chunks``
-a compressed index (``settings.compressed_kind``: by default HNSW over 8-bit
-scalar-quantised vectors, ``HNSW32,SQ8``; or an inverted file with SQ8 or product
-codes, Jégou, Douze & Schmid, "Product quantization for nearest neighbor search",
-IEEE TPAMI 2011) trained on a seeded sample, whose ``compressed_refine * k``
+a compressed index (``settings.compressed_kind``: by default an inverted file over
+8-bit scalar-quantised vectors, ``IVF1024,SQ8``; or product codes, Jégou, Douze &
+Schmid, "Product quantization for nearest neighbor search", IEEE TPAMI 2011; or
+HNSW over SQ8 codes) trained on a seeded sample, whose ``compressed_refine * k``
 candidates are re-ranked by exact cosine (:meth:`Index.search_dense`). The embeddings are also kept (``Index.embeddings``:
 in memory, or for a compressed index memory-mapped from ``vectors-<g>.npy``, as is
 its BM25 index) for exact scoring of a candidate subset.
