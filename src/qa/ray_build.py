@@ -15,8 +15,9 @@ The job is ``ray.data.from_items`` of ``(row, text)`` records, longest text firs
 (batches of similar length pad less), ``map_batches`` over an actor pool of
 ``workers`` :class:`PassageEncoder` actors (each loads the model once), streamed
 back with ``iter_batches`` into row order. Ray restarts an actor whose process
-dies and re-runs its batch (:data:`MAX_RESTARTS` times at most); an exception
-raised by the encoding is not transient and fails the job at once
+dies and re-runs its batch (Ray Data's own policy for actor pools: restarts
+without limit, the job stops after ``DataContext.execution_no_progress_timeout_s``
+without progress); an exception raised by the encoding is not transient and fails the job at once
 (:class:`~qa.ray_runtime.RayJobError`, with the encoder's own message) before
 anything is written.
 """
@@ -34,8 +35,6 @@ from qa.ray_runtime import RayJobError, ray_runtime, require_ray
 
 #: Encoder batches (``Settings.batch_size`` passages each) per Ray Data batch.
 BATCHES_PER_TASK = 8
-#: Times Ray restarts an encoder actor whose process died (and re-runs its batch).
-MAX_RESTARTS = 3
 
 
 class PassageEncoder:
@@ -115,9 +114,6 @@ def ray_embedder(model: str, home: Path, batch_size: int = 32, workers: int = 2,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus_per_worker,
-            # a dead actor process is restarted and its batch re-run, a few times at most
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS,
         )
         out: np.ndarray | None = None
         done = np.zeros(n, dtype=bool)
