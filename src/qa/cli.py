@@ -473,6 +473,17 @@ def _add_serve_command(subparsers) -> None:
     serve.set_defaults(func=_run_serve)
 
 
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop ``qa serve`` as Ctrl-C does, so it closes its server (and
+    with --ray deletes the Serve application and ends a local runtime)."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from qa import serve
 
@@ -482,6 +493,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.ray is None:
         from qa.pipeline import Assistant
 
+        _stop_on_sigterm()
         server = serve.make_server(Assistant(settings).warm_up(progress=True), args.host, args.port)
         host, port = server.server_address[:2]
         print(f"qa: serving POST http://{host}:{port}/ask (one process); Ctrl-C stops", flush=True)
@@ -489,6 +501,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 0
     service = serve.serve_with_ray(settings, replicas=args.replicas, host=args.host, port=args.port,
                                    address=args.ray or None)
+    _stop_on_sigterm()  # after ray.init, which installs its own handler (it aborts the process)
     print(f"qa: serving POST {service.url}/ask on {service.replicas} Ray Serve replica(s); "
           f"Ctrl-C stops", flush=True)
     try:
