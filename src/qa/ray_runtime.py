@@ -74,8 +74,11 @@ def connect(address: str | None = None, num_cpus: int = LOCAL_NUM_CPUS,
         else:
             ray.init(num_cpus=num_cpus, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        hint = ("; is a head running there (`ray start --head --port PORT`)? A head with token "
+                "authentication (Ray's default) also needs RAY_AUTH_MODE=token here, with its token "
+                "in ~/.ray/auth_token or $RAY_AUTH_TOKEN") if address else ""
         raise RayJobError(f"cannot connect to the Ray cluster at {address or 'a new local runtime'}: "
-                          f"{' '.join(str(exc).split())}") from exc
+                          f"{' '.join(str(exc).split())}{hint}") from exc
     return ray, True
 
 
