@@ -26,7 +26,7 @@ def ray_local():
     """A private local Ray runtime for this module, shut down at its end."""
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {k: os.environ[k] for k in ("PYTHONPATH", "QA_HOME")
                                        if os.environ.get(k)}})
     yield ray

@@ -139,21 +139,32 @@ def test_one_process_server_answers_concurrent_clients(served, encoder, tmp_path
 
 
 @pytest.mark.slow
-def test_ray_serve_two_replicas_answer_concurrent_clients(served):
+def test_qa_serve_on_two_ray_replicas_answers_concurrent_clients(served):
+    """`qa serve --ray --replicas 2` as a command: ready with 2 running replicas,
+    8 concurrent clients each get their own answer, SIGTERM stops it cleanly."""
     pytest.importorskip("ray")
     pytest.importorskip("ray.serve")
-    from ray import serve
-
-    from qa.serve import serve_with_ray
+    import os
+    import signal
+    import subprocess
+    import sys
 
     settings, index, expected = served
-    service = serve_with_ray(settings, replicas=2, host="127.0.0.1", port=_free_port(),
-                             cpus_per_replica=1.0)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--index", str(settings.index_dir), "--host",
+         "127.0.0.1", "--port", str(port), "--ray", "--replicas", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy())
     try:
-        status = serve.status().applications["qa"].deployments["qa"]
-        assert status.replica_states.get("RUNNING") == 2
-        _check_concurrent_clients(service.url, index, expected)
-        code, reply = _post(service.url, {"question": 42})
+        ready = process.stdout.readline()  # printed once every replica is up
+        assert ready.startswith(f"qa: serving POST http://127.0.0.1:{port}/ask on 2 Ray Serve replica(s)"), ready
+        url = f"http://127.0.0.1:{port}"
+        _check_concurrent_clients(url, index, expected)
+        code, reply = _post(url, {"question": 42})
         assert (code, reply) == (400, {"error": '"question" must be a string'})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
     finally:
-        service.stop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()

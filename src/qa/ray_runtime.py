@@ -72,7 +72,8 @@ def connect(address: str | None = None, num_cpus: int = LOCAL_NUM_CPUS,
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=num_cpus, **options)
+            # "local": always a new private runtime, even beside a `ray start` cluster on this machine
+            ray.init(address="local", num_cpus=num_cpus, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         hint = ("; is a head running there (`ray start --head --port PORT`)? A head with token "
                 "authentication (Ray's default) also needs RAY_AUTH_MODE=token here, with its token "

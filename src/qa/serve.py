@@ -168,7 +168,8 @@ class AnswerReplica:
 
 @dataclass
 class RayService:
-    """A running Ray Serve application of the API (see :func:`serve_with_ray`)."""
+    """A running Ray Serve application of the API (see :func:`serve_with_ray`);
+    ``replicas`` is the number Ray Serve reports running."""
 
     url: str
     replicas: int
@@ -219,7 +220,8 @@ def serve_with_ray(settings: Settings, replicas: int = 2, host: str = "127.0.0.1
             if started:
                 ray.shutdown()
         raise RayJobError(f"Ray Serve could not start the qa replicas: {' '.join(str(exc).split())[-800:]}") from exc
-    return RayService(f"http://{host}:{port}", replicas, ray, started)
+    states = serve.status().applications["qa"].deployments["qa"].replica_states
+    return RayService(f"http://{host}:{port}", int(states.get("RUNNING", 0)), ray, started)
 
 
 class _quiet:
