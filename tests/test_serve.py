@@ -168,3 +168,34 @@ def test_qa_serve_on_two_ray_replicas_answers_concurrent_clients(served):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+class _EchoAssistant:
+    """Stands in for Assistant: answers each question with itself (no model)."""
+
+    def ask(self, question, history=()):
+        from qa.reader import Answer
+
+        return Answer(question, " / ".join([*history, question]), question, "", None, 0.5, False)
+
+
+def test_handle_routes_and_refuses_bad_bodies():
+    from qa.serve import MAX_BODY_BYTES, handle
+
+    assistant = _EchoAssistant()
+    status, payload = handle(assistant, "POST", "/ask", json.dumps({"question": "问", "history": ["前"]}).encode())
+    assert status == 200 and payload["text"] == "问" and payload["standalone_question"] == "前 / 问"
+    assert handle(assistant, "GET", "/ask")[0] == 405
+    assert handle(assistant, "POST", "/nope", b"{}") == (404, {"error": "no such endpoint /nope; use POST /ask or GET /health"})
+    assert handle(assistant, "POST", "/ask", b"[1]")[1]["error"].startswith("the body must be a JSON object")
+    assert handle(assistant, "POST", "/ask", b"\xff")[1]["error"].startswith("the body is not UTF-8 JSON")
+    too_long = json.dumps({"question": "问", "history": ["前"] * 101}).encode()
+    assert handle(assistant, "POST", "/ask", too_long) == (400, {"error": '"history" has 101 items; at most 100'})
+    assert handle(assistant, "POST", "/ask", b" " * (MAX_BODY_BYTES + 1))[0] == 400
+
+
+def test_qa_serve_ray_refuses_a_missing_index(tmp_path, capsys):
+    from qa.cli import main
+
+    assert main(["serve", "--ray", "--index", str(tmp_path / "none")]) == 2
+    assert f"no index in {tmp_path / 'none'}" in capsys.readouterr().err

@@ -499,6 +499,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"qa: serving POST http://{host}:{port}/ask (one process); Ctrl-C stops", flush=True)
         serve.serve_forever(server)
         return 0
+    from qa.index import read_manifest
+
+    read_manifest(settings.index_dir)  # replicas load an index, never build one (IndexNotFoundError says how)
     service = serve.serve_with_ray(settings, replicas=args.replicas, host=args.host, port=args.port,
                                    address=args.ray or None)
     _stop_on_sigterm()  # after ray.init, which installs its own handler (it aborts the process)

@@ -23,6 +23,7 @@ Ray's HTTP proxy spreads the requests over them; ``handle`` is the same code in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -215,23 +216,13 @@ def serve_with_ray(settings: Settings, replicas: int = 2, host: str = "127.0.0.1
         )
         serve.run(deployment.bind(settings, max(1, int(cpus_per_replica))), name="qa", route_prefix="/")
     except Exception as exc:
-        with _quiet():
+        with contextlib.suppress(Exception):  # the first error is the one to report
             serve.shutdown()
-            if started:
-                ray.shutdown()
+        if started:
+            ray.shutdown()
         raise RayJobError(f"Ray Serve could not start the qa replicas: {' '.join(str(exc).split())[-800:]}") from exc
     states = serve.status().applications["qa"].deployments["qa"].replica_states
     return RayService(f"http://{host}:{port}", int(states.get("RUNNING", 0)), ray, started)
-
-
-class _quiet:
-    """Suppress any exception while cleaning up after a failure (the first error is the one to report)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return True
 
 
 # --------------------------------------------------------------------------- client
