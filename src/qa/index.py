@@ -16,7 +16,9 @@ On disk (``settings.index_dir``, default ``index/``), one *generation* ``<g>`` a
     manifest.json            names the files of the current generation (swapped in last)
     documents-<g>.jsonl      one Document per line (JSON Lines, UTF-8, not ASCII-escaped)
     chunks-<g>.jsonl         one Chunk per line, in row order of both indexes
-    dense-<g>.faiss          faiss.write_index of IndexFlatIP or IndexHNSWFlat
+    dense-<g>.faiss          faiss.write_index of IndexFlatIP, IndexHNSWFlat or a compressed index
+    vectors-<g>.npy          compressed indexes only: the exact embeddings, float32
+                             (n, dim), memory-mapped at load (re-ranking, candidate scores)
     bm25-<g>/                bm25s.BM25.save (numpy arrays + JSON vocab/params, no pickle)
     .lock                    the write lock (filelock); its presence means nothing
 
@@ -41,8 +43,14 @@ Dense retrieval is inner product over L2-normalised embeddings, i.e. cosine
 similarity: exact ``faiss.IndexFlatIP`` below ``settings.hnsw_min_chunks`` chunks,
 approximate ``faiss.IndexHNSWFlat`` (Malkov & Yashunin, "Efficient and robust
 approximate nearest neighbor search using Hierarchical Navigable Small World
-graphs", IEEE TPAMI 2018) from there on. The embeddings are also kept in memory
-(``Index.embeddings``) for exact scoring of a candidate subset.
+graphs", IEEE TPAMI 2018) from there on, and from ``settings.compressed_min_chunks``
+a compressed index (``settings.compressed_kind``: by default an inverted file over
+8-bit scalar-quantised vectors, ``IVF1024,SQ8``; or product codes, Jégou, Douze &
+Schmid, "Product quantization for nearest neighbor search", IEEE TPAMI 2011; or
+HNSW over SQ8 codes) trained on a seeded sample, whose ``compressed_refine * k``
+candidates are re-ranked by exact cosine (:meth:`Index.search_dense`). The embeddings are also kept (``Index.embeddings``:
+in memory, or for a compressed index memory-mapped from ``vectors-<g>.npy``, as is
+its BM25 index) for exact scoring of a candidate subset.
 
 BM25 is Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework:
 BM25 and Beyond", FnTIR 2009) as computed by ``bm25s`` with the Lucene IDF
@@ -95,7 +103,10 @@ CROSS_BACKEND_MIN_COSINE = 0.99
 #: Seconds of waiting after which the writer says what it is waiting for.
 LOCK_NOTICE_S = 2.0
 
-_GENERATION_FILE = re.compile(r"^(?:(?:chunks|documents)-(\d+)\.jsonl|dense-(\d+)\.faiss|bm25-(\d+))$")
+_GENERATION_FILE = re.compile(
+    r"^(?:(?:chunks|documents)-(\d+)\.jsonl|dense-(\d+)\.faiss|bm25-(\d+)|vectors-(\d+)\.npy)$")
+#: Dense index type of the compressed tier (manifest ``dense.type``).
+COMPRESSED = "compressed"
 
 
 # --------------------------------------------------------------------------- errors
@@ -269,20 +280,37 @@ def _chunk(doc: Document, chunker: dict[str, int]) -> list[Chunk]:
     )
 
 
+#: An embedding job run elsewhere (e.g. :func:`qa.ray_build.ray_embedder`): passage
+#: texts → ``(len(texts), dim)`` float32 rows in input order.
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+
 def _encode(chunks: Sequence[Chunk], titles: Sequence[str], encoder, batch_size: int,
-            progress: bool, pause: Callable[[], None] | None = None) -> np.ndarray:
+            progress: bool, pause: Callable[[], None] | None = None,
+            embedder: Embedder | None = None) -> np.ndarray:
     """Embeddings of ``chunk.embedding_text(title)``: ``(len(chunks), encoder.dim)`` float32, L2-normalised.
 
     Texts are encoded longest first in slices of ``8 * batch_size`` (less padding
     per batch), under one tqdm bar counting chunks, and put back in input order.
     With ``pause``, slices are one batch and ``pause()`` is called before each
-    (a server lets its questions go first there).
+    (a server lets its questions go first there). With ``embedder``, all texts
+    go to it in one call instead (it batches and reports progress itself).
+
+    Raises:
+        ValueError: the encoder or embedder returns the wrong shape.
     """
     n = len(chunks)
     out = np.empty((n, encoder.dim), dtype=np.float32)
     if n == 0:
         return out
     texts = [c.embedding_text(t) for c, t in zip(chunks, titles, strict=True)]
+    if embedder is not None:
+        vectors = np.asarray(embedder(texts), dtype=np.float32)
+        if vectors.shape != out.shape:
+            raise ValueError(f"the embedding job returned shape {vectors.shape}, expected {out.shape}")
+        out[:] = vectors
+        _normalise(out)
+        return out
     order = sorted(range(n), key=lambda i: -len(texts[i]))
     step = max(1, batch_size if pause is not None else 8 * batch_size)
     from tqdm.auto import tqdm
@@ -318,6 +346,8 @@ def _make_dense(embeddings: np.ndarray, params: dict[str, Any]) -> faiss.Index:
     import faiss
 
     d = embeddings.shape[1]
+    if params["type"] == COMPRESSED:
+        return _make_compressed(embeddings, params)
     if params["type"] == "hnsw":
         index = faiss.IndexHNSWFlat(d, params["m"], faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = params["ef_construction"]
@@ -327,6 +357,40 @@ def _make_dense(embeddings: np.ndarray, params: dict[str, Any]) -> faiss.Index:
     if len(embeddings):
         index.add(embeddings)
     return index
+
+
+def _make_compressed(embeddings: np.ndarray, params: dict[str, Any]) -> faiss.Index:
+    """``faiss.index_factory(d, params["factory"])`` over ``embeddings`` ``(n, d)``,
+    trained on a seeded sample of ``params["train_size"]`` rows, search parameters set.
+    """
+    import faiss
+
+    n, d = embeddings.shape
+    pq = re.search(r",PQ(\d+)", params["factory"])
+    if pq and d % int(pq.group(1)):
+        raise ValueError(f"ivf_pq_m={pq.group(1)} does not divide the embedding dimension {d}; "
+                         f"choose a divisor of {d}")
+    rng = np.random.default_rng(params["seed"])
+    take = min(n, params["train_size"])
+    sample = embeddings if take == n else embeddings[np.sort(rng.choice(n, take, replace=False))]
+    index = faiss.index_factory(d, params["factory"], faiss.METRIC_INNER_PRODUCT)
+    if "ef_construction" in params:
+        index.hnsw.efConstruction = params["ef_construction"]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    _tune(index, params)
+    for lo in range(0, n, 65_536):  # bounded temporary memory
+        index.add(np.ascontiguousarray(embeddings[lo:lo + 65_536], dtype=np.float32))
+    return index
+
+
+def _tune(index: faiss.Index, params: dict[str, Any]) -> None:
+    """Set a compressed index's search parameter (``nprobe`` or ``efSearch``) from ``params``."""
+    import faiss
+
+    if "nprobe" in params:
+        faiss.extract_index_ivf(index).nprobe = int(params["nprobe"])
+    if "ef_search" in params:
+        index.hnsw.efSearch = int(params["ef_search"])
 
 
 def _make_bm25(chunks: Sequence[Chunk], titles: dict[str, str], params: dict[str, Any]) -> bm25s.BM25:
@@ -340,6 +404,26 @@ def _make_bm25(chunks: Sequence[Chunk], titles: dict[str, str], params: dict[str
 
 
 def _dense_params(n_chunks: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """The dense index for ``n_chunks`` chunks under the manifest's ``settings``: flat,
+    HNSW or (from ``compressed_min_chunks``, absent in older manifests) compressed IVF."""
+    compressed_min = settings.get("compressed_min_chunks")
+    if compressed_min is not None and n_chunks >= compressed_min:
+        train = min(n_chunks, settings["compressed_train_size"])
+        kind = settings["compressed_kind"]
+        params: dict[str, Any] = {"type": COMPRESSED, "kind": kind}
+        if kind == "hnsw-sq8":
+            params.update(factory=f"HNSW{settings['hnsw_m']},SQ8",
+                          ef_construction=settings["hnsw_ef_construction"],
+                          ef_search=settings["hnsw_ef_search"])
+        else:
+            nlist = max(1, min(settings["ivf_nlist"], train // 39))
+            codec = "SQ8"
+            if kind == "ivf-pq":  # 2**bits centroids per sub-vector need that many samples
+                # "np": no polysemous re-ordering of the codes (3x the training time, unused here)
+                codec = f"PQ{settings['ivf_pq_m']}x{max(1, min(8, int(np.log2(max(2, train)))))}np"
+            params.update(factory=f"IVF{nlist},{codec}", nprobe=settings["ivf_nprobe"])
+        params.update(refine=settings["compressed_refine"], train_size=train, seed=0)
+        return params
     kind = "hnsw" if n_chunks >= settings["hnsw_min_chunks"] else "flat"
     params: dict[str, Any] = {"type": kind}
     if kind == "hnsw":
@@ -355,6 +439,8 @@ def _extended_dense(dense: faiss.Index, embeddings: np.ndarray, params: dict[str
     out = faiss.clone_index(dense)
     if params["type"] == "hnsw":
         out.hnsw.efSearch = params["ef_search"]
+    elif params["type"] == COMPRESSED:
+        _tune(out, params)
     if len(embeddings):
         out.add(embeddings)
     return out
@@ -387,7 +473,8 @@ class Index:
         documents: document id → :class:`~qa.documents.Document`, in insertion order.
         chunks: every chunk, grouped by document in insertion order.
         embeddings: ``(len(chunks), dim)`` float32, L2-normalised.
-        dense: ``faiss.IndexFlatIP`` or ``faiss.IndexHNSWFlat`` holding ``embeddings``.
+        dense: ``faiss.IndexFlatIP``, ``faiss.IndexHNSWFlat`` or (compressed) an
+            compressed index holding ``embeddings``; search it with :meth:`search_dense`.
         bm25: ``bm25s.BM25`` over :func:`tokenize` of :func:`bm25_text` of each chunk.
         manifest: the record written to ``manifest.json`` (see :meth:`save`).
 
@@ -437,11 +524,32 @@ class Index:
         parts = [self._doc_rows.get(d, np.empty(0, np.int64)) for d in dict.fromkeys(doc_ids)]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
 
+    def search_dense(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest chunks of each query by cosine: ``(scores, rows)``, both ``(q, k)``.
+
+        ``query_vectors`` is ``(q, dim)`` float32, L2-normalised. Rows are -1 (score
+        -inf) where fewer than ``k`` were found. Exact for a flat index, approximate
+        for HNSW; a compressed index's ``refine * k`` candidates are re-scored with
+        the exact vectors, so the scores are exact cosines in every case.
+        """
+        params = self.manifest.get("dense", {})
+        if params.get("type") != COMPRESSED or params.get("refine", 1) <= 1:
+            return self.dense.search(query_vectors, k)
+        _, found = self.dense.search(query_vectors, k * int(params["refine"]))
+        scores = np.full((len(query_vectors), k), -np.inf, dtype=np.float32)
+        rows = np.full((len(query_vectors), k), -1, dtype=np.int64)
+        for i, candidates in enumerate(found):
+            candidates = np.unique(candidates[candidates >= 0])  # sorted: mmap reads in file order
+            exact = np.asarray(self.embeddings[candidates] @ query_vectors[i], dtype=np.float32)
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[i, :len(best)], rows[i, :len(best)] = exact[best], candidates[best]
+        return scores, rows
+
     # ---- building
 
     @classmethod
     def build(cls, documents: Iterable[Document], encoder, settings: Settings,
-              progress: bool = True) -> Index:
+              progress: bool = True, embedder: Embedder | None = None) -> Index:
         """Chunk, embed and index ``documents``.
 
         Documents with an id already seen (same text) are indexed once. The
@@ -454,6 +562,9 @@ class Index:
             settings: chunker, BM25 and HNSW parameters and the batch size are read
                 from it and recorded in the manifest (``add`` reuses them).
             progress: show a tqdm bar (on stderr) while embedding.
+            embedder: embeds every chunk text in one job (a Ray cluster, say) instead
+                of ``encoder.encode_passages``; ``encoder`` then only names the model
+                (``name``, ``fingerprint``, ``dim``). Everything else is the same.
 
         Raises:
             ValueError: no documents, or the encoder returns the wrong shape.
@@ -485,11 +596,18 @@ class Index:
                 "hnsw_m": settings.hnsw_m,
                 "hnsw_ef_construction": settings.hnsw_ef_construction,
                 "hnsw_ef_search": settings.hnsw_ef_search,
+                "compressed_min_chunks": settings.compressed_min_chunks,
+                "compressed_kind": settings.compressed_kind,
+                "ivf_nlist": settings.ivf_nlist,
+                "ivf_nprobe": settings.ivf_nprobe,
+                "ivf_pq_m": settings.ivf_pq_m,
+                "compressed_refine": settings.compressed_refine,
+                "compressed_train_size": settings.compressed_train_size,
             },
         }
         empty = np.empty((0, int(encoder.dim)), dtype=np.float32)
         base = cls({}, [], empty, None, None, manifest)
-        index, _ = base._with(base._prepare(unique, encoder, progress))
+        index, _ = base._with(base._prepare(unique, encoder, progress, embedder=embedder))
         index.manifest["updated"] = None
         index._pending = []  # a build replaces whatever is on disk: nothing to merge
         return index
@@ -533,7 +651,8 @@ class Index:
         return self._with(addition)
 
     def _prepare(self, documents: Iterable[Document], encoder, progress: bool,
-                 pause: Callable[[], None] | None = None) -> _Addition:
+                 pause: Callable[[], None] | None = None,
+                 embedder: Embedder | None = None) -> _Addition:
         """Chunk and embed the documents not yet indexed (first occurrence of each id)."""
         seen = set(self.documents)
         new: list[Document] = []
@@ -548,7 +667,7 @@ class Index:
                 chunks.append(chunk)
                 titles.append(doc.title)
         embeddings = _encode(chunks, titles, encoder, self.manifest["settings"]["batch_size"],
-                             progress, pause)
+                             progress, pause, embedder)
         return _Addition(tuple(new), tuple(chunks), embeddings)
 
     def _with(self, addition: _Addition) -> tuple[Index, list[str]]:
@@ -667,6 +786,10 @@ class Index:
                 "dense": f"dense-{generation}.faiss",
                 "bm25": f"bm25-{generation}",
             }
+            if self.manifest.get("dense", {}).get("type") == COMPRESSED:
+                files["vectors"] = f"vectors-{generation}.npy"
+                np.save(directory / files["vectors"], np.asarray(self.embeddings, dtype=np.float32))
+                _fsync_path(directory / files["vectors"])
             _write_jsonl(directory / files["documents"], (document_to_dict(d) for d in self.documents.values()))
             _write_jsonl(directory / files["chunks"], (chunk_to_dict(c) for c in self.chunks))
             import faiss
@@ -748,7 +871,9 @@ class Index:
 
         try:
             files = manifest["files"]
-            paths = {key: directory / files[key] for key in ("documents", "chunks", "dense", "bm25")}
+            compressed = manifest.get("dense", {}).get("type") == COMPRESSED
+            keys = ("documents", "chunks", "dense", "bm25") + (("vectors",) if compressed else ())
+            paths = {key: directory / files[key] for key in keys}
             expected = manifest["counts"]
             dim = int(manifest["model"]["dim"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -766,7 +891,8 @@ class Index:
         except RuntimeError as exc:
             raise IndexCorruptError(f"cannot read {paths['dense']}: {exc}", directory) from exc
         try:
-            bm25 = bm25s.BM25.load(str(paths["bm25"]), show_progress=False)
+            # a compressed (large) index maps its BM25 arrays instead of reading them into RAM
+            bm25 = bm25s.BM25.load(str(paths["bm25"]), show_progress=False, mmap=compressed)
             bm25_docs = int(bm25.scores["num_docs"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"cannot read {paths['bm25']}: {exc}", directory) from exc
@@ -789,6 +915,16 @@ class Index:
             raise IndexCorruptError(f"chunks of unknown documents {sorted(orphans)}", directory)
         if manifest.get("dense", {}).get("type") == "hnsw":
             dense.hnsw.efSearch = int(manifest["dense"]["ef_search"])
+        if compressed:
+            _tune(dense, manifest["dense"])
+            try:
+                embeddings = np.load(paths["vectors"], mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise IndexCorruptError(f"cannot read {paths['vectors']}: {exc}", directory) from exc
+            if embeddings.shape != (len(chunks), dim) or embeddings.dtype != np.float32:
+                raise IndexCorruptError(f"{paths['vectors']} holds {embeddings.dtype} {embeddings.shape}, "
+                                        f"expected float32 {(len(chunks), dim)}", directory)
+            return cls(documents, chunks, embeddings, dense, bm25, manifest)
         embeddings = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.empty((0, dim), np.float32)
         return cls(documents, chunks, np.ascontiguousarray(embeddings, dtype=np.float32), dense, bm25, manifest)
 

@@ -486,7 +486,8 @@ class Retriever:
         """Chunks by cosine similarity to ``query_vector`` ``(dim,)`` float32, L2-normalised.
 
         Without ``rows``, FAISS returns the top ``depth`` of the whole index (exact
-        for ``IndexFlatIP``, approximate for HNSW). With ``rows`` (a document
+        for ``IndexFlatIP``, approximate for HNSW and the compressed index, see
+        :meth:`qa.index.Index.search_dense`). With ``rows`` (a document
         restriction), those rows are scored exactly with numpy.
         """
         depth = min(depth, len(self.index) if rows is None else len(rows))
@@ -494,7 +495,7 @@ class Retriever:
             return Ranking(np.empty(0, np.int64), np.empty(0, np.float32))
         if rows is not None:
             return _top(self.index.embeddings[rows] @ query_vector, rows, depth)
-        scores, ids = self.index.dense.search(query_vector[None, :], depth)
+        scores, ids = self.index.search_dense(query_vector[None, :], depth)
         keep = ids[0] >= 0  # FAISS pads with -1 when it finds fewer than depth
         return Ranking(ids[0][keep].astype(np.int64), scores[0][keep])
 
