@@ -37,10 +37,19 @@ def encoder():
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory, encoder):
+def default_encoder():
+    """The encoder on the default backend (``Settings.backend``), as a user's ``qa``
+    and app run it; :func:`encoder` is the fp32 torch reference."""
+    from qa.embedding import encoder_for
+
+    return encoder_for(Settings.from_env())
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, default_encoder):
     """A warmed-up :class:`qa.pipeline.Assistant` over the shipped corpus, with its
     index built once in a temporary directory."""
     from qa.pipeline import Assistant
 
     settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("index"))
-    return Assistant(settings, encoder=encoder).warm_up(progress=False)
+    return Assistant(settings, encoder=default_encoder).warm_up(progress=False)

@@ -281,7 +281,7 @@ def test_questions_are_answered_while_a_document_is_added(tmp_path, encoder):
     assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text == "300个"
 
 
-def test_answers_from_a_document_another_process_added(tmp_path, encoder, monkeypatch):
+def test_answers_from_a_document_another_process_added(tmp_path, default_encoder, monkeypatch):
     import subprocess
     import sys
 
@@ -292,7 +292,7 @@ def test_answers_from_a_document_another_process_added(tmp_path, encoder, monkey
 
     monkeypatch.setattr(qa.pipeline, "RELOAD_CHECK_S", 0.0)  # check at every question
     index_dir = tmp_path / "index"
-    assistant = Assistant(Settings.from_env(index_dir=index_dir), encoder=encoder).warm_up(progress=False)
+    assistant = Assistant(Settings.from_env(index_dir=index_dir), encoder=default_encoder).warm_up(progress=False)
     assert assistant.ask("2024年西岭街道新增了多少个公共停车位？").text != "300个"
     doc = tmp_path / "parking.md"
     doc.write_text(PARKING, encoding="utf-8")
@@ -308,7 +308,7 @@ def test_answers_from_a_document_another_process_added(tmp_path, encoder, monkey
     other = tmp_path / "park.md"
     other.write_text("# 北山街道2024年公园建设\n\n北山街道2024年新建口袋公园5个。\n", encoding="utf-8")
     assert len(assistant.add_files([other])) == 1
-    assert len(Index.load(index_dir, encoder).documents) == 3
+    assert len(Index.load(index_dir, default_encoder).documents) == 3
 
 
 def test_cross_lingual_question_encodes_a_bounded_text(assistant, monkeypatch):

@@ -74,6 +74,9 @@ def test_period_agreement_refuses_a_multi_year_total_for_one_year():
     ("空气质量优良天数有多少天？", "天", 1.0),
     ("新修了多少公里道路？", "公里", 1.0),
     ("新修了多少公里道路？", "万平方米", -1.0),
+    ("东柳街道常住人口有多少？", "个", -1.0),
+    ("东柳街道常住人口有多少？", "万人", 1.0),
+    ("2023年到黔东南州旅游的一共有多少人次？", "万人次", 1.0),
 ])
 def test_unit_agreement(question, unit, agreement):
     assert constraints.unit_agreement(analyze(question), unit) == agreement

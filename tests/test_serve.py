@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, encoder, gold):
+def served(tmp_path_factory, default_encoder, gold):
     """(settings, index, expected): the shipped corpus indexed into a directory, and
     for CLIENTS questions the answer an in-process Assistant gives (question → dict)."""
     from qa.documents import read_documents
@@ -36,11 +36,11 @@ def served(tmp_path_factory, encoder, gold):
     from qa.pipeline import Assistant
 
     settings = Settings.from_env(index_dir=tmp_path_factory.mktemp("serve-index"))
-    index = Index.build(read_documents([DEFAULT_CORPUS_DIR]).documents, encoder, settings, progress=False)
+    index = Index.build(read_documents([DEFAULT_CORPUS_DIR]).documents, default_encoder, settings, progress=False)
     index.save(settings.index_dir)
     questions = [QUESTION] + [row["question"] for row in gold if not row["history"]][: CLIENTS - 1]
     assert len(set(questions)) == CLIENTS
-    assistant = Assistant(settings, encoder=encoder)
+    assistant = Assistant(settings, encoder=default_encoder)
     expected = {q: assistant.ask(q).to_dict() for q in questions}
     return settings, index, expected
 
@@ -109,12 +109,12 @@ def _check_app_backend(url: str, index, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_one_process_server_answers_concurrent_clients(served, encoder, tmp_path):
+def test_one_process_server_answers_concurrent_clients(served, default_encoder, tmp_path):
     from qa.pipeline import Assistant
     from qa.serve import make_server
 
     settings, index, expected = served
-    server = make_server(Assistant(settings, encoder=encoder), "127.0.0.1", 0)
+    server = make_server(Assistant(settings, encoder=default_encoder), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"

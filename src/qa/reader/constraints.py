@@ -150,12 +150,19 @@ def unit_class(unit: str) -> str:
     return ""
 
 
+#: Questions about a number of people (``常住人口有多少``, ``新增就业人数``).
+_PEOPLE = re.compile(r"(?<![千万百每])人口(?!密度)|人数|人次")
+
+
 def unit_agreement(q: Question, unit: str) -> float:
     """+1 when a figure's unit is of the kind asked for, -1 when it is of another
-    known kind, 0 when either is unknown. A measure word the question names
+    known kind, 0 when either is unknown. A number of people (``常住人口``,
+    ``人数``, ``人次``; not ``千人口…``) is in a unit with ``人``. A measure word the question names
     (``多少天``, ``多少公里``; not the generic ``个``) must be the figure's own:
     ``208台`` does not answer ``有多少天``."""
     want, have = expected_unit_class(q), unit_class(unit)
+    if _PEOPLE.search(q.match_text) and unit and have != "percent" and not q.wants_change:
+        return 1.0 if "人" in unit else -1.0  # 常住人口 / 就业人数: in 人 (万人), never in 个 or 元
     if want and have:
         if want == "money" and have == "percent" and q.wants_change:
             return 0.0

@@ -37,6 +37,8 @@ _FULL_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-/.]
 #: Words of a question about what happened (``增长了多少``, ``完成``): an actual, even
 #: for the year a report sets targets for (another report reviews that year).
 _PAST = re.compile(r"了|完成|实现|达到|一共|总共|全年")
+#: A span that is a number and a short unit (``4.6个``, ``1.30米``, ``16万人次以上``): its unit.
+_NUMBER_WITH_UNIT = re.compile(r"[约近超逾]?[\d.,]+\s*((?:[万亿千百])?[^\d\s.,，。；、]{0,3}?)(?:以上|左右|多|余)?")
 _CUMULATIVE = re.compile(r"累计|五年来|过去五年|近五年|十[二三四]五|“十[二三四]五”|期间|以来")
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -80,6 +82,9 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
     fig = cand.figure
     years = constraints.asked_years(q, doc)
     unit_agree = period_agree = change_agree = target_agree = cumulative = per_capita = part_of_year = 0.0
+    if fig is None and q.answer_type == "quantity":
+        bare = _NUMBER_WITH_UNIT.fullmatch(text.strip())  # a neural or span candidate shaped like a figure
+        unit_agree = constraints.unit_agreement(q, bare.group(1)) if bare and bare.group(1) else 0.0
     if fig is not None:
         unit_agree = constraints.unit_agreement(q, fig.unit)
         period_agree = constraints.period_agreement(q, doc, fig.period, sentence)
