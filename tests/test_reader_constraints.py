@@ -149,3 +149,12 @@ def test_part_of_year_agreement(question, value, agreement):
 ])
 def test_number_agreement(question, text, agreement):
     assert constraints.number_agreement(analyze(question), text) == agreement
+
+
+def test_part_of_year_is_read_from_the_paragraphs_opening_clause():
+    """A brief's ``1-10月，…。其中…`` scopes every sentence of the paragraph."""
+    opening = "1-10月，全县固定资产投资完成246.79亿元，同比增长15.3%。"
+    sentence = "其中项目投资完成220.53亿元，占全部投资的89.4%。"
+    clause = constraints.period_clause(sentence, sentence.index("220.53"), opening)
+    assert constraints.part_of_year_agreement(analyze("德清县2016年全年项目投资完成了多少？"), clause) == -1.0
+    assert constraints.part_of_year_agreement(analyze("德清县2016年1-10月项目投资完成了多少？"), clause) == 1.0
