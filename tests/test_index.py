@@ -251,7 +251,7 @@ def test_save_replaces_generation_and_keeps_other_files(built, tmp_path):
 
 
 def test_crash_before_manifest_swap_leaves_previous_index(built, tmp_path, monkeypatch):
-    import qa.index
+    import qa.index.core
 
     index, encoder = built
     index.save(tmp_path)
@@ -264,7 +264,7 @@ def test_crash_before_manifest_swap_leaves_previous_index(built, tmp_path, monke
         assert (directory / manifest["files"]["bm25"]).is_dir()
         raise OSError("simulated crash before the manifest swap")
 
-    monkeypatch.setattr(qa.index, "_write_manifest", crash)
+    monkeypatch.setattr(qa.index.core, "_write_manifest", crash)
     with pytest.raises(OSError, match="simulated crash"):
         index.save(tmp_path)
     monkeypatch.undo()
