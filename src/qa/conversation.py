@@ -79,8 +79,7 @@ def _resolve(question: str, previous: str) -> str:
             return f"{base[:at]}{rest}？"  # the previous question's period and place, the new topic
         # the previous question's year and place go with its topic (这些项目总投资多少？
         # after 2022年保定安排了多少个重点项目？ asks about 2022 and 保定)
-        year = years[0] if years else next(
-            (previous[m.start():m.end() + previous.startswith("年", m.end())] for m in TIME_WORDS.finditer(previous)), "")
+        year = years[0] if years else _time_word(previous)
         place = "" if places else next((p.word for p in place_names(previous) if p.strong), "")
         context = "".join(w for w in (year, place) if w and w not in topic)
         return f"{context}{topic}{'的' if topic else ''}{rest}？"
@@ -92,6 +91,14 @@ def _resolve(question: str, previous: str) -> str:
     if topic and topic in base:
         return base.replace(topic, rest, 1)
     return f"{rest}：{base}"
+
+
+def _time_word(text: str) -> str:
+    """The first time word of ``text`` with the ``年`` after it (``2022年``), or ''."""
+    m = TIME_WORDS.search(text)
+    if not m:
+        return ""
+    return m.group(0) + "年" if text.startswith("年", m.end()) else m.group(0)
 
 
 def _core(question: str) -> str:

@@ -246,13 +246,13 @@ class Assistant:
             try:
                 if self.encoder.path is None:
                     raise AdapterError(f"the encoder {self.encoder.name!r} has no local files to load a reader on")
-                recorded = AdapterConfig.load(self.settings.reader_adapter).base_fingerprint
-                base = recorded if self.encoder.matches(recorded) else self.encoder.fingerprint
                 if getattr(self.encoder, "backend", "torch") == "onnx":
                     from qa.onnx_backend import OnnxSpanModel
 
                     self._span_model = OnnxSpanModel(self.encoder, self.settings.reader_adapter)
                 else:
+                    recorded = AdapterConfig.load(self.settings.reader_adapter).base_fingerprint
+                    base = recorded if self.encoder.matches(recorded) else self.encoder.fingerprint
                     self._span_model = SpanModel(self.encoder.path, self.settings.reader_adapter,
                                                  base_fingerprint=base)
             except AdapterError as exc:

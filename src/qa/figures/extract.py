@@ -103,19 +103,19 @@ class _ModeTrack:
             self._heading[chunk.id] = mode
             if mode:
                 by_top.setdefault(chunk.section_path[0], []).append((chunk.start, mode))
-        paragraphs = paragraph_modes(text, chunks[0].start, chunks[-1].end) if chunks else []
-        every = sorted(paragraphs + [e for events in by_top.values() for e in events])
-        self._events = {None: every}
-        for top, events in by_top.items():  # a heading's mode stays under that heading
-            self._events[top] = sorted(paragraphs + events)
-        self._paragraphs = sorted(paragraphs)
+        self._paragraphs = sorted(paragraph_modes(text, chunks[0].start, chunks[-1].end)) if chunks else []
+        # a heading's mode stays under its top-level heading; a chunk without headings sees them all
+        self._under = {top: sorted(self._paragraphs + events) for top, events in by_top.items()}
+        self._every = sorted(self._paragraphs + [e for events in by_top.values() for e in events])
         self._default = "" if frame.genre == "report" else "review"
 
     def at(self, chunk: Chunk, pos: int) -> str:
         if self._heading.get(chunk.id):
             return self._heading[chunk.id]
-        top = chunk.section_path[0] if chunk.section_path else None
-        events = self._events.get(top, self._paragraphs) if top is not None else self._events[None]
+        if chunk.section_path:
+            events = self._under.get(chunk.section_path[0], self._paragraphs)
+        else:
+            events = self._every
         i = bisect.bisect_right(events, (pos, "\uffff")) - 1
         return events[i][1] if i >= 0 else self._default
 

@@ -192,7 +192,8 @@ def part_frames(frame: ReportFrame, text: str, body_start: int = 0) -> list[tupl
     line (``2024年3月``) followed within :data:`_PART_OPENING` characters by
     the year before it (``2023年是…``): a bulletin or report published in year
     *y* reviews *y* − 1. A dateline that closes a document (a signature) opens
-    nothing, nor does the opening one of the first part (its year is the frame's). Briefs and documents without a frame keep the one frame.
+    nothing, nor does the opening one of the first part (its year is the
+    frame's). Briefs and documents without a frame keep the one frame.
     """
     frames = [(0, frame)]
     if frame.genre not in ("report", "bulletin") or frame.review_year is None:

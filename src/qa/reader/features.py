@@ -93,13 +93,13 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         asks_future = bool(years and publication and min(years) >= publication)
         wants_target = q.wants_target or (asks_future and not _PAST.search(q.match_text))
         target_agree = 0.0 if not fig.kind else (1.0 if wants_target == (fig.kind == "target") else -1.0)
-        clause = sentence[max(0, fig.start - cand.sentence.start - 30):fig.start - cand.sentence.start]
+        at = fig.start - cand.sentence.start  # the value's offset in its sentence
+        clause = sentence[max(0, at - 30):at]
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
-        figure_clause = constraints.figure_clause(sentence, fig.start - cand.sentence.start)
-        per_capita = constraints.per_capita_agreement(q, figure_clause, fig.is_change)
+        per_capita = constraints.per_capita_agreement(q, constraints.figure_clause(sentence, at), fig.is_change)
         paragraph = doc.text.rfind("\n", 0, cand.sentence.start) + 1
         part_of_year = constraints.part_of_year_agreement(q, constraints.period_clause(
-            sentence, fig.start - cand.sentence.start, doc.text[paragraph:cand.sentence.start]))
+            sentence, at, doc.text[paragraph:cand.sentence.start]))
     values = [
         cand.fit, cand.support, cand.rule_confidence,
         *kind_onehot,

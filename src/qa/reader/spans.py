@@ -203,4 +203,3 @@ def variants(text: str, start: int, end: int, question: str) -> list[tuple[int, 
             out.append((start, end + grow))
         break
     return [(s, e) for s, e in dict.fromkeys(out) if e - s >= 2 and (s, e) != (start, end)]
-
