@@ -168,6 +168,30 @@ def test_quantity_question_keeps_the_figure_when_the_neural_span_overlaps_it():
     assert doc.text[answer.citation.start:answer.citation.end] == "124个"
 
 
+def test_the_readers_answer_probability_of_each_read_chunk_is_a_feature_of_its_candidates():
+    from qa.reader.features import FEATURE_NAMES
+    from qa.span_model import SpanPrediction
+
+    doc, reader, passages = make_reader(REPORT)
+    answering = next(p.chunk.id for p in passages if "124个" in p.chunk.text)
+
+    def spans(question, contexts):  # the chunk with 124个 answers (0.9), the others hardly (0.1)
+        return [SpanPrediction(0, 2, 1.0, 0.0, 0.5, 0.9 if "124个" in c else 0.1) for c in contexts]
+
+    reader.spans = spans
+    q = analyze("2023年新增了多少个托位？")
+    candidates, features = reader.featurize(q, passages)
+    read = {p.chunk.id for p in passages[:reader.generator.span_passages]}
+    column, best = FEATURE_NAMES.index("answerable"), FEATURE_NAMES.index("answerable_max")
+    for cand, row in zip(candidates, features, strict=True):
+        want = 0.9 if cand.chunk.id == answering else 0.1 if cand.chunk.id in read else 0.0
+        assert (row[column], row[best]) == (want, 0.9)
+    assert any(c.chunk.id == answering for c in candidates)
+    reader.spans = None  # the rule reader: no reader read any chunk
+    _, features = reader.featurize(q, passages)
+    assert not features[:, [column, best]].any()
+
+
 def test_without_a_neural_proposal_the_rules_answer():
     _, reader, passages = neural_reader(REPORT, {})
     assert ask(reader, passages, "商会企业与哪个村结对共建？").text == "盐源县拦河村"

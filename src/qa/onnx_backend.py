@@ -322,7 +322,7 @@ class OnnxSpanModel:
     def predict(self, question: str, contexts: Sequence[str], batch_size: int = 16):
         """The best span in each context (:class:`qa.span_model.SpanPrediction`, offsets
         into that context), ``None`` for a context without a passage token."""
-        from qa.span_model import _window_prediction
+        from qa.span_model import _window_prediction, calibrated
 
         windows = self.windows([question] * len(contexts), contexts)
         best = [None] * len(contexts)
@@ -335,7 +335,7 @@ class OnnxSpanModel:
                 old = best[w.example]
                 if pred is not None and (old is None or pred.score > old.score):
                     best[w.example] = pred
-        return best
+        return calibrated(best, self.config)
 
     def windows(self, questions: Sequence[str], contexts: Sequence[str]):
         """:func:`qa.span_model.make_windows` (no answers) with the ``tokenizers`` library

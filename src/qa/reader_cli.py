@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    """Register ``qa reader fit``, ``qa reader train`` and ``qa reader info``."""
+    """Register ``qa reader fit``, ``train``, ``pack`` and ``info``."""
     from qa.reader_training import TrainingOptions
 
     defaults = TrainingOptions()
@@ -37,8 +37,20 @@ def add_parser(subparsers) -> None:
     train.add_argument("--max-length", type=int, default=defaults.max_length, help=f"window tokens (default {defaults.max_length})")
     train.add_argument("--stride", type=int, default=defaults.stride, help=f"window overlap tokens (default {defaults.stride})")
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
-    train.add_argument("--max-examples", type=int, help="train on the first N questions only (a quick trial)")
+    train.add_argument("--negatives", type=int, default=defaults.negatives,
+                       help=f"no-answer chunks per question (default {defaults.negatives})")
+    train.add_argument("--held-out", type=float, default=defaults.held_out,
+                       help=f"fraction of paragraphs kept for the no-answer calibration (default {defaults.held_out})")
+    train.add_argument("--max-examples", type=int, help="train on the first N examples only (a quick trial)")
     train.set_defaults(func=_run_train)
+    pack = commands.add_parser(
+        "pack", help="re-save an adapter with int8 weight deltas (or fp16 weights)",
+        description="Store each trained weight matrix as its int8 difference from the base model "
+                    "(one scale per row), vectors and the head in fp16; --fp16 stores fp16 weights.")
+    pack.add_argument("--adapter", required=True, help="adapter directory to read (e.g. runs/reader/adapter)")
+    pack.add_argument("--out", required=True, help="adapter directory to write")
+    pack.add_argument("--fp16", action="store_true", help="fp16 absolute weights instead of int8 deltas")
+    pack.set_defaults(func=_run_pack)
     fit = commands.add_parser(
         "fit", help="fit the answer scorer on gold questions (leave-one-document-out figures)",
         description="Run every gold question through the answering path over INDEX, label each "
@@ -113,11 +125,25 @@ def _run_train(args: argparse.Namespace) -> int:
     options = TrainingOptions(
         trained_layers=args.layers, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, max_length=args.max_length, stride=args.stride, seed=args.seed,
-        max_examples=args.max_examples)
+        negatives=args.negatives, held_out=args.held_out, max_examples=args.max_examples)
     command = "qa " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     adapter = train(args.data, args.out, model_path, DEFAULT_MODEL, model_fingerprint(model_path),
                     options, dev_path=args.dev, command=command)
     print(adapter)
+    return 0
+
+
+def _run_pack(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_MODEL, Settings
+    from qa.model_build import build_model
+    from qa.span_model import ADAPTER_WEIGHTS, pack_adapter
+
+    settings = Settings.from_env()
+    if settings.model != DEFAULT_MODEL:
+        raise ValueError("reader adapters are made for the default encoder only; unset QA_MODEL")
+    out = pack_adapter(build_model(settings.home), Path(args.adapter), Path(args.out), int8=not args.fp16)
+    size = (out / ADAPTER_WEIGHTS).stat().st_size
+    print(f"wrote {out / ADAPTER_WEIGHTS} ({size / 2**20:.1f} MiB)")
     return 0
 
 

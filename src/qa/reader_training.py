@@ -1,8 +1,13 @@
 """Training the neural span reader (:mod:`qa.span_model`) on SQuAD-format data.
 
 ``qa reader train --data cmrc2018_train.json --out runs/reader`` fine-tunes the
-top transformer layers of the project's multilingual-e5-small and a start/end
-head on CMRC 2018 train (Cui et al., EMNLP 2019; CC BY-SA 4.0), and writes:
+transformer layers of the project's multilingual-e5-small (all but the lowest
+by default; the embedding matrix stays frozen) and a start/end head on
+*chunk-shaped* CMRC 2018 train examples (Cui et al., EMNLP 2019; CC BY-SA 4.0):
+each question with the chunk that holds its answer and a chunk of the same
+paragraph that does not (:mod:`qa.reader_data`), so the reader learns on the
+windows it reads at answer time and its no-answer score means something there.
+It writes:
 
 * ``OUT/adapter/`` — ``adapter.safetensors`` + ``adapter_config.json`` (what ships);
 * ``OUT/checkpoint.pt`` — trainable weights, optimizer and schedule, written
@@ -11,9 +16,9 @@ head on CMRC 2018 train (Cui et al., EMNLP 2019; CC BY-SA 4.0), and writes:
 * ``OUT/train_log.jsonl`` — one JSON line per logged step: loss, learning rate,
   elapsed seconds, and dev EM/F1 (official CMRC 2018 metric) when measured.
 
-Answers whose ``answer_start`` does not point at the answer text (21 in CMRC
-2018 train) are found by text instead, at the occurrence nearest the given offset.
-Everything random is seeded (``seed``): window order per epoch, head
+After training, the margin between the best span's score and the no-answer
+score is calibrated on the held-out paragraphs (:func:`no_answer_fit`) and
+stored in the adapter config. Everything random is seeded (``seed``): window order per epoch, head
 initialisation, dropout.
 """
 
@@ -29,17 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.reader_data import TrainExample, chunk_examples
 from qa.span_model import AdapterConfig, QANetwork, make_windows, predict_spans, save_adapter
-
-
-@dataclass(frozen=True)
-class TrainExample:
-    """One training question: the answer is ``context[start:end]``."""
-
-    question: str
-    context: str
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -47,75 +43,41 @@ class TrainingOptions:
     """Hyper-parameters of a training run (the defaults are what the shipped adapter used).
 
     Attributes:
-        trained_layers: how many top transformer layers are trained (of 12).
+        trained_layers: how many top transformer layers are trained (of 12); the
+            layers below and the embedding matrix stay frozen.
         epochs: passes over the training windows.
         batch_size: windows per optimizer step.
         learning_rate: peak AdamW learning rate, reached after ``warmup`` of the
             steps and decayed linearly to 0 (Devlin et al. 2019's schedule).
         weight_decay: AdamW decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
-        max_length / stride: window length and overlap in tokens.
-        seed: seeds window order, head initialisation and dropout.
-        max_examples: train on the first N questions only (quick trials).
+        max_length / stride: window length and overlap in tokens (a 200-character
+            chunk and its question take at most ~210 tokens).
+        negatives: no-answer chunks per question (:func:`qa.reader_data.chunk_examples`).
+        held_out: fraction of paragraphs never trained on; they calibrate the
+            no-answer probability and give the held-out AUC.
+        chunk_max_chars: the chunker's limit, as ``Settings.chunk_max_chars``.
+        seed: seeds window order, no-answer chunks, head initialisation and dropout.
+        max_examples: train on the first N examples only (quick trials).
         checkpoint_every / eval_every: steps between checkpoints / dev measurements.
         dev_examples: dev questions measured at each ``eval_every``.
     """
 
-    trained_layers: int = 4
+    trained_layers: int = 11
     epochs: float = 2.0
     batch_size: int = 32
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-4
     warmup: float = 0.1
     weight_decay: float = 0.01
-    max_length: int = 384
-    stride: int = 128
+    max_length: int = 256
+    stride: int = 64
+    negatives: int = 1
+    held_out: float = 0.05
+    chunk_max_chars: int = 200
     seed: int = 13
     max_examples: int | None = None
     checkpoint_every: int = 25
-    eval_every: int = 150
+    eval_every: int = 200
     dev_examples: int = 200
-
-
-def load_training_data(path: str | Path) -> tuple[list[TrainExample], int]:
-    """SQuAD-format JSON → examples (first answer of each question), and how many
-    answer offsets were repaired by searching for the answer text.
-
-    Questions whose answer text does not occur in the context are skipped.
-    Raises ``FileNotFoundError`` / ``ValueError`` for a missing or non-SQuAD file.
-    """
-    from qa.evaluation.datasets import DatasetError, squad_paragraphs
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training data not found: {path}")
-    try:
-        paragraphs = [paragraph for _, _, paragraph, _ in squad_paragraphs(path)]
-    except DatasetError as exc:
-        raise ValueError(f"{path} is not SQuAD-format JSON: {exc}") from exc
-    out, repaired = [], 0
-    for para in paragraphs:
-        context = para["context"]
-        for qa in para.get("qas", []):
-            if not qa.get("answers"):
-                continue
-            answer = qa["answers"][0]
-            text, given = answer["text"].strip(), int(answer.get("answer_start", -1))
-            if not text:
-                continue
-            if context[given:given + len(text)] != text:
-                found = list(_occurrences(context, text))
-                if not found:
-                    continue
-                given = min(found, key=lambda i: abs(i - given))
-                repaired += 1
-            out.append(TrainExample(qa["question"], context, given, given + len(text)))
-    return out, repaired
-
-
-def _occurrences(text: str, sub: str):
-    i = text.find(sub)
-    while i >= 0:
-        yield i
-        i = text.find(sub, i + 1)
 
 
 def load_dev(path: str | Path, limit: int) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -156,14 +118,18 @@ def train(
     from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
+    from qa.embedding import quiet_weight_loading
     from qa.evaluation.metrics import exact_match, f1
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
-    examples, repaired = load_training_data(data_path)
+    examples, stats = chunk_examples(data_path, options.negatives, options.chunk_max_chars,
+                                     held_out=options.held_out, part="train", seed=options.seed)
+    held, held_stats = chunk_examples(data_path, options.negatives, options.chunk_max_chars,
+                                      held_out=options.held_out, part="held_out", seed=options.seed)
     if options.max_examples:
-        examples = examples[:options.max_examples]
+        examples, held = examples[:options.max_examples], held[:options.max_examples]
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     # No attention-probability dropout: on a CPU it triples the cost of a trained
     # layer's forward pass (and forces the unfused attention path); hidden dropout stays.
@@ -178,7 +144,7 @@ def train(
     trainable = _freeze_below(network, layers)
 
     windows = make_windows(tokenizer, [e.question for e in examples], [e.context for e in examples],
-                           config, answers=[(e.start, e.end) for e in examples])
+                           config, answers=[(e.start, e.end) if e.answerable else None for e in examples])
     frozen = cache_frozen_states(network, windows, layers[0], out_dir / "features", tokenizer.pad_token_id)
     steps_per_epoch = math.ceil(len(windows) / options.batch_size)
     total = max(1, int(steps_per_epoch * options.epochs))
@@ -204,7 +170,8 @@ def train(
     dev = load_dev(dev_path, options.dev_examples) if dev_path else []
     log = (out_dir / "train_log.jsonl").open("a", encoding="utf-8")
     _write(log, {"event": "start" if step == 0 else "resume", "step": step, "total_steps": total,
-                 "windows": len(windows), "examples": len(examples), "repaired_offsets": repaired,
+                 "windows": len(windows), "examples": len(examples), "data": stats.summary(),
+                 "held_out": held_stats.summary(),
                  "trained_layers": list(layers), "options": options.__dict__, "threads": torch.get_num_threads()})
     started = time.monotonic()
     losses: list[float] = []
@@ -233,8 +200,11 @@ def train(
             record["dev_em"] = round(100 * float(np.mean([exact_match(t, d[2]) for t, d in zip(texts, dev, strict=True)])), 2)
             record["dev_f1"] = round(100 * float(np.mean([f1(t, d[2]) for t, d in zip(texts, dev, strict=True)])), 2)
             record["dev_questions"] = len(dev)
+            if held:
+                record["held_out_auc"] = round(no_answer_fit(network, tokenizer, config, held)["auc"], 4)
             bar.write(f"step {step}: loss {np.mean(losses[-options.eval_every:]):.3f}, "
-                      f"dev EM {record['dev_em']:.1f} F1 {record['dev_f1']:.1f} ({len(dev)} questions)")
+                      f"dev EM {record['dev_em']:.1f} F1 {record['dev_f1']:.1f} ({len(dev)} questions), "
+                      f"held-out no-answer AUC {record.get('held_out_auc', float('nan')):.3f}")
             network.train()
             _eval_frozen(network, layers)
         _write(log, record)
@@ -243,16 +213,54 @@ def train(
     bar.close()
     elapsed = elapsed_before + time.monotonic() - started
     network.eval()
+    no_answer = no_answer_fit(network, tokenizer, config, held) if held else None
     training = {"command": command, "data": Path(data_path).name, "examples": len(examples),
-                "windows": len(windows), "repaired_offsets": repaired, "steps": total,
+                "windows": len(windows), "chunks": stats.summary(), "steps": total,
                 "seconds": round(elapsed), "threads": torch.get_num_threads(),
                 "options": options.__dict__}
     adapter_dir = out_dir / "adapter"
+    with quiet_weight_loading():
+        base = QANetwork(AutoModel.from_pretrained(str(model_path), dtype=torch.float32)).state_dict()
     save_adapter(network, AdapterConfig(base_model, base_fingerprint, layers, options.max_length,
-                                        options.stride, training=training), adapter_dir)
+                                        options.stride, training=training, no_answer=no_answer),
+                 adapter_dir, base_state=base)
     _write(log, {"event": "done", "step": step, "elapsed_s": round(elapsed, 1), "adapter": str(adapter_dir)})
     log.close()
     return adapter_dir
+
+
+def no_answer_fit(network, tokenizer, config: AdapterConfig, examples: Sequence[TrainExample]) -> dict:
+    """Fit the no-answer calibration on held-out chunk examples.
+
+    The feature is the margin ``best span score - null score`` of each
+    (question, chunk) pair; a one-feature logistic regression (Platt 1999
+    scaling) maps it to the probability that the chunk answers the question.
+
+    Returns:
+        ``{"weight", "bias", "auc", "examples", "answerable"}``: the calibration
+        (``P = sigmoid(weight * margin + bias)``), the ROC AUC of the margin for
+        answer vs no-answer chunks, and the counts it was measured on.
+
+    Raises:
+        ValueError: the examples are all answerable or all not.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    was_training = network.training
+    network.eval()
+    preds = predict_spans(network, tokenizer, config, [e.question for e in examples],
+                          [e.context for e in examples], 32)
+    if was_training:
+        network.train()
+    margin = np.array([p.score - p.null_score if p else -30.0 for p in preds])
+    label = np.array([e.answerable for e in examples])
+    if label.all() or not label.any():
+        raise ValueError("the no-answer calibration needs answer and no-answer examples")
+    model = LogisticRegression(C=1.0).fit(margin[:, None], label)
+    return {"weight": round(float(model.coef_[0, 0]), 6), "bias": round(float(model.intercept_[0]), 6),
+            "auc": float(roc_auc_score(label, margin)), "examples": len(examples),
+            "answerable": int(label.sum())}
 
 
 def _freeze_below(network, layers: Sequence[int]) -> list[tuple[str, object]]:

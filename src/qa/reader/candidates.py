@@ -158,7 +158,7 @@ class CandidateGenerator:
         views = [self._matching_view(p) for p in passages]
         supports = [self.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
         n = self.span_passages
-        neural = self._neural(q, views[:n], supports[:n]) if self.spans else []
+        neural, answerable = self._neural(q, views[:n], supports[:n]) if self.spans else ([], {})
         for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
             start = len(found)
             if q.answer_type == "meta":
@@ -177,6 +177,10 @@ class CandidateGenerator:
             found[start:] = [dataclasses.replace(c, rank=rank) for c in found[start:]]
         if neural:
             found = _agree(found, neural)
+        if answerable:
+            best = max(answerable.values())
+            found = [dataclasses.replace(c, parts=(*c.parts, ("answerable", answerable.get(c.chunk.id, 0.0)),
+                                                   ("answerable_max", best))) for c in found]
         if q.english and self.embed is not None and found:
             found = self._rerank_semantic(q, found)
         found.sort(key=lambda c: c.rule_confidence, reverse=True)
@@ -397,16 +401,21 @@ class CandidateGenerator:
                                  parts=(("closeness", share),)))
         return out
 
-    def _neural(self, q: Question, views, supports) -> list[Candidate]:
-        """The span proposer's best span in each passage (read in its Simplified view).
+    def _neural(self, q: Question, views, supports) -> tuple[list[Candidate], dict[str, float]]:
+        """The span proposer's best span in each passage (read in its Simplified view),
+        and the reader's calibrated probability that each passage answers the
+        question at all (``SpanPrediction.answer_probability``), by chunk id
+        (empty for an adapter without a no-answer calibration).
 
-        Fit is the span's probability against the window's other spans and the
-        no-answer option (``SpanPrediction.probability``), scaled by 0.8 for
-        quantity questions (the rule score the scorer reads as a feature; the
-        unscaled probability is ``neural``). ``views`` are the best passages in
-        rank order, so each span's rank is its position there.
+        Fit is the span's probability against the window's other spans
+        (``SpanPrediction.probability``), scaled by 0.8 for quantity questions
+        (the rule score the scorer reads as a feature; the unscaled probability
+        is ``neural``). ``views`` are the best passages in rank order, so each
+        span's rank is its position there.
         """
         predictions = self.spans(q.text, [p.chunk.text for _, p in views])
+        answerable = {p.chunk.id: pred.answer_probability for (_, p), pred in zip(views, predictions, strict=True)
+                      if pred is not None and pred.answer_probability is not None}
         out = []
         for rank, ((doc, passage), support, pred) in enumerate(zip(views, supports, predictions, strict=True)):
             if pred is None:
@@ -418,7 +427,7 @@ class CandidateGenerator:
             fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
             out.append(Candidate(chunk, start, end, sentence_at(chunk, start), fit, support, "neural",
                                  rank=rank, neural=pred.probability, neural_iou=1.0))
-        return out
+        return out, answerable
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
         """For questions without Chinese words: fit from the encoder's similarity
