@@ -45,13 +45,13 @@ def measure(model, dataset: Path, limit: int | None) -> dict:
     from qa.reader_data import chunk_examples
     from qa.script import fold
 
-    rows = [(fold(qa["question"]), fold(para["context"]), tuple(a["text"] for a in qa["answers"]))
+    rows = [(qa["question"], para["context"], tuple(a["text"] for a in qa["answers"]))
             for _, _, para, _ in squad_paragraphs(dataset) for qa in para.get("qas", [])]
     rows = rows[:limit] if limit else rows
     started = time.perf_counter()
     texts = []
-    for question, context, _ in rows:
-        (pred,) = model.predict(question, [context])
+    for question, context, _ in rows:  # read folded, sliced from the original (same offsets)
+        (pred,) = model.predict(fold(question), [fold(context)])
         texts.append(context[pred.start:pred.end] if pred else "")
     paragraph_s = time.perf_counter() - started
     golds = [r[2] for r in rows]
@@ -60,8 +60,8 @@ def measure(model, dataset: Path, limit: int | None) -> dict:
            "paragraph_f1": 100 * float(np.mean([f1(t, g) for t, g in zip(texts, golds, strict=True)])),
            "paragraph_s_per_question": paragraph_s / max(1, len(rows))}
     examples, stats = chunk_examples(dataset, negatives=1)
-    questions = {fold(q) for q, _, _ in rows}
-    examples = [e for e in examples if fold(e.question) in questions]
+    questions = {q for q, _, _ in rows}
+    examples = [e for e in examples if e.question in questions]
     preds = [model.predict(fold(e.question), [fold(e.context)])[0] for e in examples]
     answerable = np.array([e.answerable for e in examples])
     margin = np.array([p.score - p.null_score if p else -30.0 for p in preds])
