@@ -59,7 +59,7 @@ def measure(model, dataset: Path, limit: int | None) -> dict:
            "paragraph_em": 100 * float(np.mean([exact_match(t, g) for t, g in zip(texts, golds, strict=True)])),
            "paragraph_f1": 100 * float(np.mean([f1(t, g) for t, g in zip(texts, golds, strict=True)])),
            "paragraph_s_per_question": paragraph_s / max(1, len(rows))}
-    examples, stats = chunk_examples(dataset, negatives=1)
+    examples, _ = chunk_examples(dataset, negatives=1)
     questions = {q for q, _, _ in rows}
     examples = [e for e in examples if e.question in questions]
     preds = [model.predict(fold(e.question), [fold(e.context)])[0] for e in examples]

@@ -35,7 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from qa.reader_data import TrainExample, chunk_examples
-from qa.span_model import AdapterConfig, QANetwork, make_windows, predict_spans, save_adapter
+from qa.span_model import (
+    AdapterConfig,
+    QANetwork,
+    base_state,
+    make_windows,
+    predict_spans,
+    save_adapter,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,6 @@ def train(
     from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
-    from qa.embedding import quiet_weight_loading
     from qa.evaluation.metrics import exact_match, f1
 
     out_dir = Path(out_dir)
@@ -219,18 +225,16 @@ def train(
                 "seconds": round(elapsed), "threads": torch.get_num_threads(),
                 "options": options.__dict__}
     adapter_dir = out_dir / "adapter"
-    with quiet_weight_loading():
-        base = QANetwork(AutoModel.from_pretrained(str(model_path), dtype=torch.float32)).state_dict()
     save_adapter(network, AdapterConfig(base_model, base_fingerprint, layers, options.max_length,
                                         options.stride, training=training, no_answer=no_answer),
-                 adapter_dir, base_state=base)
+                 adapter_dir, base_state=base_state(model_path))
     _write(log, {"event": "done", "step": step, "elapsed_s": round(elapsed, 1), "adapter": str(adapter_dir)})
     log.close()
     return adapter_dir
 
 
 def no_answer_fit(network, tokenizer, config: AdapterConfig, examples: Sequence[TrainExample]) -> dict:
-    """Fit the no-answer calibration on held-out chunk examples.
+    """Fit the no-answer calibration on held-out chunk examples (``network`` in eval mode).
 
     The feature is the margin ``best span score - null score`` of each
     (question, chunk) pair; a one-feature logistic regression (Platt 1999
@@ -247,12 +251,8 @@ def no_answer_fit(network, tokenizer, config: AdapterConfig, examples: Sequence[
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    was_training = network.training
-    network.eval()
     preds = predict_spans(network, tokenizer, config, [e.question for e in examples],
                           [e.context for e in examples], 32)
-    if was_training:
-        network.train()
     margin = np.array([p.score - p.null_score if p else -30.0 for p in preds])
     label = np.array([e.answerable for e in examples])
     if label.all() or not label.any():

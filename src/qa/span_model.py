@@ -31,7 +31,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -317,10 +317,8 @@ def predict_spans(network, tokenizer, config: AdapterConfig, questions: Sequence
 
 def calibrated(predictions: list[SpanPrediction | None], config: AdapterConfig) -> list[SpanPrediction | None]:
     """``predictions`` with :attr:`SpanPrediction.answer_probability` set from ``config``'s calibration."""
-    import dataclasses
-
-    return [p if p is None else dataclasses.replace(p, answer_probability=config.answer_probability(
-        p.score, p.null_score)) for p in predictions]
+    return [p if p is None else replace(p, answer_probability=config.answer_probability(p.score, p.null_score))
+            for p in predictions]
 
 
 def _window_prediction(window: Window, s: np.ndarray, e: np.ndarray, max_answer_tokens: int,
@@ -446,16 +444,23 @@ def pack_adapter(model_path: Path, source: Path, out: Path, int8: bool = True) -
 
     Raises :class:`AdapterError` if ``source`` is missing or made for another base model.
     """
+    from qa.embedding import model_fingerprint
+
+    span = SpanModel(model_path, source, model_fingerprint(model_path))
+    save_adapter(span.network, span.config, out, base_state(model_path) if int8 else None)
+    return Path(out)
+
+
+def base_state(model_path: Path) -> dict:
+    """The state dict of the untrained network (base encoder and a fresh head): what
+    int8 deltas are taken against (:func:`adapter_state`)."""
     import torch
     from transformers import AutoModel
 
-    from qa.embedding import model_fingerprint, quiet_weight_loading
+    from qa.embedding import quiet_weight_loading
 
-    span = SpanModel(model_path, source, model_fingerprint(model_path))
     with quiet_weight_loading():
-        base = QANetwork(AutoModel.from_pretrained(str(model_path), dtype=torch.float32)).state_dict()
-    save_adapter(span.network, span.config, out, base if int8 else None)
-    return Path(out)
+        return QANetwork(AutoModel.from_pretrained(str(model_path), dtype=torch.float32)).state_dict()
 
 
 def adapter_digest(directory: Path) -> str:
