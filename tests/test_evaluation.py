@@ -45,12 +45,13 @@ X = chunk(OTHER, "无关文本。")
 class FakeAssistant:
     """``ask`` answers from a script; ``search`` ranks from a script; records ``doc_ids``."""
 
-    def __init__(self, script, rankings, documents, clock=None, latency_s=None, neural_script=None):
+    def __init__(self, script, rankings, documents, clock=None, latency_s=None, neural_script=None,
+                 span_script=None):
         self.script, self.rankings, self._documents = script, rankings, documents
         self.clock, self.latency_s = clock, latency_s or {}
         self.asked: list[tuple[str, tuple, list | None]] = []
         self.searched: list[tuple[str, str, list | None]] = []
-        self.scripts = {"rules": script, "neural": neural_script}
+        self.scripts = {"rules": script, "neural": neural_script, "span": span_script}
         self.reader_warning = "" if neural_script is not None else "neural reader unavailable (test)"
 
     def use_reader(self, kind):
@@ -426,3 +427,16 @@ def test_cli_reports_both_readers_side_by_side(monkeypatch, tmp_path, gold_file,
     only = json.loads(s_path.read_text("utf-8"))
     assert "readers" not in only and only["reader"] == "rules"
     assert "not evaluated" in capsys.readouterr().err
+
+
+def test_cli_reports_all_three_readers_with_the_span_reader_alone(monkeypatch, tmp_path, gold_file, capsys):
+    rules = tiny_assistant()
+    span_script = {}  # the span reader alone abstains everywhere: right only on the unanswerable question
+    three = FakeAssistant(rules.script, rules.rankings, rules._documents, neural_script=dict(rules.script),
+                          span_script=span_script)
+    summary_path = tmp_path / "s.json"
+    assert run_cli(monkeypatch, three, "--dataset", gold_file, "--reader", "all", "--json", summary_path) == 0
+    s = json.loads(summary_path.read_text("utf-8"))
+    assert list(s["readers"]) == ["rules", "span", "neural"]
+    assert (s["readers"]["rules"]["em"], s["readers"]["span"]["em"]) == (pytest.approx(0.5), pytest.approx(0.25))
+    assert capsys.readouterr().out.splitlines()[1].split() == ["rules", "span", "neural"]

@@ -129,6 +129,19 @@ def test_missing_reader_adapter_falls_back_to_the_rules_with_a_message(assistant
     assert "using the rule-based reader" in capsys.readouterr().err
     assert fallback.ask("2023年新增了多少个托位？").text == "124个"
     assert fallback.use_reader("neural") == "rules"
+    assert fallback.use_reader("span") == "rules" and not fallback.reader.span_only
+
+
+def test_span_reader_alone_answers_without_rules_and_switches_back(assistant):
+    try:
+        assert assistant.use_reader("span") == "span" and assistant.reader.span_only
+        answer = assistant.ask("商会企业与哪个村结对共建？")
+        assert answer.text == "盐源县拦河村"  # the span reader's own span, no rule candidate
+        assert 0.5 <= answer.confidence <= 1.0  # the passage's calibrated answer probability
+        doc = assistant.document(answer.citation.doc_id)
+        assert doc.text[answer.citation.start:answer.citation.end] == answer.text
+    finally:
+        assert assistant.use_reader("neural") == "neural" and not assistant.reader.span_only
 
 
 def _two_city_assistant(tmp_path, encoder):

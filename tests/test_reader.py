@@ -183,13 +183,61 @@ def test_the_readers_answer_probability_of_each_read_chunk_is_a_feature_of_its_c
     candidates, features = reader.featurize(q, passages)
     read = {p.chunk.id for p in passages[:reader.generator.span_passages]}
     column, best = FEATURE_NAMES.index("answerable"), FEATURE_NAMES.index("answerable_max")
+    joint = FEATURE_NAMES.index("neural_joint")
     for cand, row in zip(candidates, features, strict=True):
         want = 0.9 if cand.chunk.id == answering else 0.1 if cand.chunk.id in read else 0.0
         assert (row[column], row[best]) == (want, 0.9)
+        assert row[joint] == pytest.approx(cand.neural * want)  # P(passage answers) · P(span)
+    assert any(c.kind == "neural" and f[joint] == pytest.approx(0.45)
+               for c, f in zip(candidates, features, strict=True))
     assert any(c.chunk.id == answering for c in candidates)
     reader.spans = None  # the rule reader: no reader read any chunk
     _, features = reader.featurize(q, passages)
     assert not features[:, [column, best]].any()
+
+
+def test_span_reader_alone_answers_with_the_span_of_the_passage_most_likely_to_answer():
+    from qa.span_model import SpanPrediction
+
+    doc, reader, passages = make_reader(REPORT, threshold=None)
+    read = passages[:reader.generator.span_passages]
+
+    def spans(question, contexts):  # the 2024 plan's chunk is confident of its span, but hardly answers
+        out = []
+        for c in contexts:
+            word, probability, answers = ("8%", 0.99, 0.2) if "8%" in c else ("盐源县拦河村", 0.6, 0.9)
+            start = c.find(word)
+            out.append(SpanPrediction(start, start + len(word), 3.0, 0.0, probability, answers) if start >= 0 else None)
+        return out
+
+    reader.spans, reader.span_only = spans, True
+    assert len(read) > 1 and any("8%" in p.chunk.text for p in read)
+    answer = ask(reader, passages, "商会企业与哪个村结对共建？")
+    # 0.9 · 0.6 beats 0.2 · 0.99; no rule candidate competes; confidence = the passage's answer probability
+    assert (answer.text, answer.confidence, answer.abstained) == ("盐源县拦河村", 0.9, False)
+    assert doc.text[answer.citation.start:answer.citation.end] == "盐源县拦河村"
+    assert reader.abstain_threshold == 0.5  # the Bayes decision on a calibrated probability
+    reader.spans = lambda q, contexts: [None if "盐源" in c else SpanPrediction(0, 2, 1.0, 0.0, 0.9, 0.3)
+                                         for c in contexts]
+    assert ask(reader, passages, "商会企业与哪个村结对共建？").abstained  # best passage: 0.3 < 0.5
+    reader.spans = None
+    assert ask(reader, passages, "商会企业与哪个村结对共建？").abstained  # no span reader: nothing to say
+
+
+def test_a_table_value_is_answered_as_printed_in_its_cell_and_prose_keeps_its_unit():
+    from qa.reader.candidates import as_printed_end
+
+    text = ("表1 2023年主要工业产品产量\n黄金｜产量：5120.50千克；比上年增长：23.9%\n"
+            "一、工业\n全年白银产量4131.71千克，比上年增长16.6%。\n")
+    doc, reader, passages = make_reader(text)  # passages in document order: the table row ranks first
+    table = ask(reader, passages, "黄金产量是多少千克？")
+    assert table.text == "5120.50"  # the unit 千克 came from the table's header, not the cell
+    assert doc.text[table.citation.start:table.citation.end] == "5120.50"
+    assert "5120.50千克" in table.sentence  # the cited row still shows it
+    figures = {f.text: f for p in passages for f in reader.generator.figures_in(p.chunk)}
+    assert doc.text[figures["23.9%"].start:as_printed_end(doc.text, figures["23.9%"])] == "23.9%"  # % is printed
+    prose = ask(reader, passages, "2023年白银产量是多少千克？")
+    assert prose.text == "4131.71千克"
 
 
 def test_without_a_neural_proposal_the_rules_answer():

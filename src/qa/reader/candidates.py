@@ -33,6 +33,7 @@ import numpy as np
 
 from qa.chunking import Chunk, Sentence
 from qa.documents import Document
+from qa.documents.tables import LABEL_SEP
 from qa.figures import Figure
 from qa.question import Question
 from qa.reader.records import Candidate
@@ -186,6 +187,23 @@ class CandidateGenerator:
         found.sort(key=lambda c: c.rule_confidence, reverse=True)
         return found
 
+    def span_candidates(self, q: Question, passages: Sequence[Passage]) -> list[tuple[Candidate, float]]:
+        """The span reader's candidates alone, with their confidence, best first.
+
+        One span per passage read (the best :attr:`span_passages`), ordered by
+        ``P(passage answers) · P(span | it does)`` (calibrated answer probability
+        times :attr:`SpanPrediction.probability`); the confidence returned is the
+        passage's answer probability (the span probability for an adapter without
+        a calibration). Needs :attr:`spans`; empty without it.
+        """
+        if not self.spans:
+            return []
+        views = [self._matching_view(p) for p in passages[:self.span_passages]]
+        neural, answerable = self._neural(q, views, [0.0] * len(views))
+        scored = [(c, answerable.get(c.chunk.id, c.neural)) for c in neural]
+        scored.sort(key=lambda item: item[1] * item[0].neural, reverse=True)
+        return scored
+
     def _matching_view(self, passage: Passage) -> tuple[Document, Passage]:
         """The passage's document and the passage with Simplified text to match
         against (the same objects when the document is Simplified already).
@@ -212,8 +230,8 @@ class CandidateGenerator:
             type_fit = _figure_type_fit(q, fig, years, pub_year)
             fit = 0.25 * closeness + 0.3 * restatement + 0.45 * type_fit
             parts = (("closeness", closeness), ("restated", restatement), ("type_fit", type_fit))
-            out.append(Candidate(passage.chunk, fig.start, fig.end, sentence, fit, support, "figure",
-                                 figure=fig, parts=parts))
+            out.append(Candidate(passage.chunk, fig.start, as_printed_end(doc.text, fig), sentence, fit, support,
+                                 "figure", figure=fig, parts=parts))
         return out
 
     def _closeness(self, units: dict[str, float], text: str, start: int, end: int, metric: str,
@@ -480,6 +498,22 @@ def _agree(found: list[Candidate], neural: list[Candidate]) -> list[Candidate]:
     same = {(c.chunk.doc_id, c.start, c.end) for c in found}
     return out + [c for c in neural if (c.chunk.doc_id, c.start, c.end) not in same]
 
+
+
+def as_printed_end(text: str, fig: Figure) -> int:
+    """End offset of ``fig``'s answer span: the value as printed in its source.
+
+    On a table row (``label｜header：value unit；…``, :mod:`qa.documents.tables`) a
+    unit other than ``%``/``‰`` was attached by the table reader from a header, a
+    unit column or a caption: the cell itself holds the bare number
+    (``黄金｜产量：4131.71千克`` answers ``4131.71``; the unit stays in the cited row).
+    Everywhere else the figure's own end (number, qualifier and unit as written).
+    """
+    line_start = text.rfind("\n", 0, fig.start) + 1
+    on_table_row = LABEL_SEP in text[line_start:fig.start]
+    if on_table_row and fig.unit and fig.unit not in ("%", "‰") and text[fig.start:fig.end].endswith(fig.unit):
+        return fig.end - len(fig.unit)
+    return fig.end
 
 
 def _dense_support(passage: Passage) -> float:
