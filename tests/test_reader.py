@@ -188,6 +188,8 @@ def test_the_readers_answer_probability_of_each_read_chunk_is_a_feature_of_its_c
         want = 0.9 if cand.chunk.id == answering else 0.1 if cand.chunk.id in read else 0.0
         assert (row[column], row[best]) == (want, 0.9)
         assert row[joint] == pytest.approx(cand.neural * want)  # P(passage answers) · P(span)
+        # overlap with the reader's span counts as much as the reader believes it
+        assert row[FEATURE_NAMES.index("neural_x_iou")] == pytest.approx(cand.neural * cand.neural_iou)
     assert any(c.kind == "neural" and f[joint] == pytest.approx(0.45)
                for c, f in zip(candidates, features, strict=True))
     assert any(c.chunk.id == answering for c in candidates)
@@ -327,3 +329,19 @@ def test_span_variants(sentence, span, question, expected):
     got = [sentence[s:e] for s, e in variants(sentence, start, start + len(span), question)]
     assert got == expected
 
+
+
+@pytest.mark.parametrize(("text", "term", "found"), [
+    ("全年共引进企业137家", "37", False),      # a question's 37 is not inside 137
+    ("增长37.5%", "37", False),                # nor the start of 37.5
+    ("新增37家，增长3.7%", "37", True),
+    ("2023年完成投资", "2023", True),
+    ("合计2023.5万元", "2023", False),
+    ("新增托位124个", "托位", True),
+])
+def test_a_number_in_the_question_matches_only_a_whole_number(text, term, found):
+    from qa.reader.spans import contains, coverage, term_pattern
+
+    assert contains(text, term) is found
+    assert (term_pattern(term).search(text) is not None) is found
+    assert coverage({term: 1.0}, text) == (1.0 if found else 0.0)

@@ -43,10 +43,12 @@ from qa.reader.spans import (
     align,
     bigrams,
     clause,
+    contains,
     coverage,
     restated,
     sentence_at,
     strip_time,
+    term_pattern,
     trim,
     trim_punctuation,
     variants,
@@ -127,13 +129,14 @@ class CandidateGenerator:
     def idf(self, term: str) -> float:
         """Inverse document frequency of ``term`` over chunks: log(1 + N / (df + 0.1)).
 
-        df is counted by substring (Chinese has no word boundaries to count by).
+        df is counted by substring (Chinese has no word boundaries to count by),
+        a number as a whole number (:func:`~qa.reader.spans.contains`).
         The small smoothing constant makes a word that occurs nowhere weigh far
         more than a rare one: its absence is the strongest sign that the
         documents do not hold the answer.
         """
         if term not in self._idf:
-            df = sum(term in text for text in self._texts)
+            df = sum(contains(text, term) for text in self._texts)
             self._idf[term] = math.log(1.0 + self.n_chunks / (df + 0.1))
         return self._idf[term]
 
@@ -253,7 +256,7 @@ class CandidateGenerator:
                 score += weight
                 continue
             best = self._nearest(term, text, lo, sentence, start, end)
-            if best == 0.0 and len(term) >= 3:
+            if best == 0.0 and len(term) >= 3 and not re.search(r"\d", term):  # numbers: whole or not at all
                 grams = bigrams(term)
                 best = 0.5 * sum(self._nearest(g, text, lo, sentence, start, end) for g in grams) / len(grams)
             score += weight * best
@@ -262,8 +265,8 @@ class CandidateGenerator:
     @staticmethod
     def _nearest(term: str, text: str, lo: int, sentence: Sentence, start: int, end: int) -> float:
         best = 0.0
-        for m in re.finditer(re.escape(term), text[lo:sentence.end]):
-            s, e = lo + m.start(), lo + m.end()
+        for m in term_pattern(term).finditer(text, lo, sentence.end):
+            s, e = m.start(), m.end()
             if e <= start:
                 d = len(CLAUSE_BREAKS.findall(text, e, start)) * 6 + (start - e) * 0.5
             else:

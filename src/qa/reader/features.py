@@ -47,7 +47,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "kind_expected",
     *(f"type={t}" for t in ANSWER_TYPES),
     "rank_recip", "dense", "dense_gap", "bm25_rel",
-    "neural", "neural_iou", "neural_x_open", "neural_exact",
+    "neural", "neural_x_iou", "neural_x_open", "neural_x_exact",
     "closeness", "restated", "type_fit", "anchor", "semantic", "person",
     "log_length", "has_digit", "whole_sentence", "full_date_in_date_q",
     "unit_agree", "period_agree", "doc_year_agree", "place_agree",
@@ -107,8 +107,10 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         *type_onehot,
         1.0 / (1.0 + cand.rank), dense, dense - context["dense_max"],
         bm25 / context["bm25_max"] if context["bm25_max"] > 0 else 0.0,
-        cand.neural, cand.neural_iou, cand.neural * float(q.answer_type in _OPEN_TYPES),
-        float(cand.neural_iou >= 0.999),
+        # the overlap with the reader's span counts as much as the reader believes its span:
+        # an exact match with a span it gives 0.01 says nothing
+        cand.neural, cand.neural * cand.neural_iou, cand.neural * float(q.answer_type in _OPEN_TYPES),
+        cand.neural * float(cand.neural_iou >= 0.999),
         cand.part("closeness"), cand.part("restated"), cand.part("type_fit"), cand.part("anchor"),
         cand.part("semantic"), cand.part("person"),
         math.log1p(len(text)) / math.log(61.0), float(bool(re.search(r"\d", text))),

@@ -44,17 +44,33 @@ def bigrams(text: str) -> list[str]:
     return [text[i:i + 2] for i in range(len(text) - 1)]
 
 
+def term_pattern(term: str) -> re.Pattern:
+    """A regex finding ``term`` in text; a number only as a whole number
+    (``37`` is not in ``137`` or ``37.5``)."""
+    head = r"(?<![\d.])" if term[:1].isdigit() else ""
+    tail = r"(?![\d.]?\d)" if term[-1:].isdigit() else ""
+    return re.compile(head + re.escape(term) + tail)
+
+
+def contains(text: str, term: str) -> bool:
+    """``term in text``, a number only as a whole number (:func:`term_pattern`)."""
+    if not any(ch.isdigit() for ch in term[:1] + term[-1:]):
+        return term in text
+    return term in text and term_pattern(term).search(text) is not None
+
+
 def coverage(units: dict[str, float], text: str) -> float:
-    """IDF-weighted share of ``units`` in ``text``; a missing word of 3+ characters
-    earns half the share of its bigrams that are present."""
+    """IDF-weighted share of ``units`` in ``text`` (numbers as whole numbers); a
+    missing word of 3+ characters (not a number) earns half the share of its bigrams
+    that are present."""
     total = sum(units.values())
     if not total:
         return 0.0
     found = 0.0
     for term, weight in units.items():
-        if term in text:
+        if contains(text, term):
             found += weight
-        elif len(term) >= 3:
+        elif len(term) >= 3 and not re.search(r"\d", term):  # a number is there whole or not at all
             grams = bigrams(term)
             found += weight * 0.5 * sum(g in text for g in grams) / len(grams)
     return found / total
