@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
-    from qa.retrieval_cli import DEFAULT_DATA, DEFAULT_EXTRA, METHODS, measure
-    from qa.retrieval_fit import DEFAULT_C
+    from qa.retrieval.cli import DEFAULT_DATA, DEFAULT_EXTRA, METHODS, measure
+    from qa.retrieval.fit import DEFAULT_C
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", help="index holding the questions' documents (default: build in memory)")
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from qa.evaluation.datasets import load_dataset
     from qa.index import Index
     from qa.retrieval import Retriever
-    from qa.retrieval_fit import (
+    from qa.retrieval.fit import (
         OLD_FUSION,
         base_ranks,
         collect,

@@ -1,4 +1,4 @@
-"""Tests of qa.retrieval and qa.retrieval_fit: dense, BM25 and hybrid search, the
+"""Tests of qa.retrieval and qa.retrieval.fit: dense, BM25 and hybrid search, the
 learned fusion, document scope, restrictions.
 
 Fast tests use the fake encoder from ``test_index.py``; the ``slow`` test measures
@@ -174,7 +174,7 @@ def test_shipped_fusion_model_records_how_it_was_made():
 
 def _query(qid, doc_id, features, relevant):
     from qa.retrieval import Candidates
-    from qa.retrieval_fit import Query
+    from qa.retrieval.fit import Query
 
     rows = np.arange(len(relevant), dtype=np.int64)
     return Query(qid, "figure", doc_id, qid, Candidates(rows, np.asarray(features, float), {}),
@@ -182,7 +182,7 @@ def _query(qid, doc_id, features, relevant):
 
 
 def test_fit_learns_which_feature_marks_the_evidence_and_lodo_holds_out_documents():
-    from qa.retrieval_fit import fit, lodo_ranks
+    from qa.retrieval.fit import fit, lodo_ranks
 
     rng = np.random.default_rng(0)
     queries = []
@@ -205,7 +205,7 @@ def test_fit_learns_which_feature_marks_the_evidence_and_lodo_holds_out_document
 
 
 def test_fit_without_pairs_says_so():
-    from qa.retrieval_fit import fit
+    from qa.retrieval.fit import fit
 
     with pytest.raises(ValueError, match="nothing to fit"):
         fit([_query("q", "d", np.ones((2, len(FEATURES))), [False, False])])
@@ -241,7 +241,7 @@ def test_gold_set_targets_with_real_encoder(encoder, gold, corpus_text):
     search = Retriever(index, encoder, Settings())
     rows = [r for r in gold if r.get("evidence_start") is not None]
     assert len(rows) >= 50
-    from qa.retrieval_fit import standalone
+    from qa.retrieval.fit import standalone
 
     questions = [standalone(r["question"], r["history"], 500) for r in rows]  # follow-ups rewritten, as ask does
     vectors = encoder.encode_queries(questions)

@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_command(subparsers)
     from qa.evaluation.cli import add_parser as _add_eval_command
     from qa.reader_cli import add_parser as _add_reader_command
-    from qa.retrieval_cli import add_parser as _add_retrieval_command
+    from qa.retrieval.cli import add_parser as _add_retrieval_command
 
     _add_reader_command(subparsers)
     _add_retrieval_command(subparsers)

@@ -3,7 +3,7 @@
     qa retrieval fit  [--index DIR | --extra PATH ...] [--data FILE ...] [--out FILE] [--c C]
     qa retrieval lodo [--index DIR | --extra PATH ...] [--data FILE ...]
 
-``fit`` prints the leave-one-document-out table (:func:`qa.retrieval_fit.all_ranks`)
+``fit`` prints the leave-one-document-out table (:func:`qa.retrieval.fit.all_ranks`)
 and writes the model fitted on all the data, with how it was made, to ``--out``
 (default: the shipped ``src/qa/data/retrieval/fusion.json``). ``lodo`` only prints.
 Without ``--index`` the index is built in memory from the shipped corpus and the
@@ -27,7 +27,7 @@ METHODS = ("bm25", "dense", "rrf", "hybrid-old", "hybrid-new")
 def add_parser(subparsers) -> None:
     """Register ``qa retrieval fit`` and ``qa retrieval lodo``."""
     from qa.retrieval import DEFAULT_FUSION_PATH
-    from qa.retrieval_fit import DEFAULT_C
+    from qa.retrieval.fit import DEFAULT_C
 
     retrieval = subparsers.add_parser(
         "retrieval", help="refit or validate the hybrid retriever's fusion model",
@@ -58,7 +58,7 @@ def measure(args: argparse.Namespace):
     from qa.evaluation.datasets import load_dataset
     from qa.index import Index
     from qa.retrieval import Retriever
-    from qa.retrieval_fit import all_ranks, collect
+    from qa.retrieval.fit import all_ranks, collect
 
     settings = Settings.from_env()
     encoder = encoder_for(settings)
@@ -79,7 +79,7 @@ def measure(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from qa.retrieval_fit import HARD_NEGATIVES, fit, print_tables
+    from qa.retrieval.fit import HARD_NEGATIVES, fit, print_tables
 
     retriever, by_file, ranks = measure(args)
     tables = print_tables(by_file, ranks, METHODS, ", leave-one-document-out "
@@ -119,7 +119,7 @@ def _sha256(path: str) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m qa.retrieval_cli fit ...`` (the same as ``qa retrieval fit ...``)."""
+    """``python -m qa.retrieval.cli fit ...`` (the same as ``qa retrieval fit ...``)."""
     from qa.logs import quiet_libraries
 
     quiet_libraries()
