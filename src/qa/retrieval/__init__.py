@@ -67,11 +67,6 @@ Ties are broken by chunk order (document order), so results are deterministic.
 from qa.retrieval.fusion import (
     DEFAULT_FUSION_PATH,
     FEATURES,
-    PLAN_HEADING,
-    REPORT_WORDS,
-    RRF_K,
-    TARGET_TEXT,
-    TARGET_WORDS,
     Candidates,
     FusionModel,
     candidate_features,
@@ -82,7 +77,6 @@ from qa.retrieval.retriever import Retriever
 from qa.retrieval.scope import DocumentKeys, document_years, title_scope, title_years
 
 __all__ = [
-    "DEFAULT_FUSION_PATH", "FEATURES", "PLAN_HEADING", "REPORT_WORDS", "RRF_K", "TARGET_TEXT", "TARGET_WORDS",
-    "Candidates", "DocumentKeys", "FusionModel", "Passage", "Ranking", "Retriever", "candidate_features",
-    "default_fusion", "document_years", "title_scope", "title_years",
+    "DEFAULT_FUSION_PATH", "FEATURES", "Candidates", "DocumentKeys", "FusionModel", "Passage", "Ranking",
+    "Retriever", "candidate_features", "default_fusion", "document_years", "title_scope", "title_years",
 ]
