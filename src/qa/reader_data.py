@@ -124,6 +124,10 @@ def _occurrences(text: str, sub: str) -> list[int]:
     return out
 
 
+#: The two parts of a file's paragraphs (:func:`is_held_out`).
+PARTS = ("train", "held_out")
+
+
 def chunk_examples(
     path: str | Path,
     negatives: int = 1,
@@ -133,53 +137,71 @@ def chunk_examples(
     part: str = "train",
     seed: int = 13,
 ) -> tuple[list[TrainExample], ChunkStats]:
-    """Chunk-shaped answer and no-answer examples of a SQuAD-format file.
+    """Chunk-shaped answer and no-answer examples of one part of a SQuAD-format file:
+    ``split_chunk_examples(...)[part]`` (see :func:`split_chunk_examples`).
+
+    Raises:
+        FileNotFoundError / ValueError: as :func:`gold_answers`; ``ValueError``
+        for an unknown ``part``.
+    """
+    if part not in PARTS:
+        raise ValueError(f"part must be 'train' or 'held_out', got {part!r}")
+    return split_chunk_examples(path, negatives, max_chars, overlap_sentences, held_out, seed)[part]
+
+
+def split_chunk_examples(
+    path: str | Path,
+    negatives: int = 1,
+    max_chars: int = 200,
+    overlap_sentences: int = 1,
+    held_out: float = 0.0,
+    seed: int = 13,
+) -> dict[str, tuple[list[TrainExample], ChunkStats]]:
+    """Chunk-shaped answer and no-answer examples of a SQuAD-format file, by part,
+    from one reading of the file.
 
     Args:
         path: SQuAD-format JSON (CMRC 2018 train).
         negatives: no-answer chunks per question (fewer when the paragraph has fewer).
         max_chars / overlap_sentences: the chunker's settings (``Settings``'s defaults).
         held_out: fraction of paragraphs set aside (:func:`is_held_out`).
-        part: ``"train"`` (paragraphs not held out) or ``"held_out"``.
-        seed: seeds the choice of no-answer chunks.
+        seed: seeds the choice of no-answer chunks (each part's own generator, so a
+            part's examples do not depend on the other part).
 
     Returns:
-        examples in file order (each question's answer example, then its
-        no-answer examples) and the counts.
+        ``{"train": (examples, counts), "held_out": (examples, counts)}``: examples
+        in file order (each question's answer example, then its no-answer examples).
 
     Raises:
-        FileNotFoundError / ValueError: as :func:`gold_answers`; ``ValueError``
-        for an unknown ``part``.
+        FileNotFoundError / ValueError: as :func:`gold_answers`.
     """
-    if part not in ("train", "held_out"):
-        raise ValueError(f"part must be 'train' or 'held_out', got {part!r}")
-    rng = np.random.default_rng(seed)
     answers, repaired = gold_answers(path)
-    stats = ChunkStats(repaired_offsets=repaired)
+    rngs = {name: np.random.default_rng(seed) for name in PARTS}
+    stats = {name: ChunkStats(repaired_offsets=repaired) for name in PARTS}
+    out: dict[str, list[TrainExample]] = {name: [] for name in PARTS}
     chunks_of: dict[str, list] = {}
-    out: list[TrainExample] = []
     for title, context, question, start, end in answers:
-        if is_held_out(context, held_out) != (part == "held_out"):
-            continue
+        name = "held_out" if is_held_out(context, held_out) else "train"
+        counts = stats[name]
         if context not in chunks_of:
             doc = Document(id=hashlib.sha256(context.encode()).hexdigest()[:12], path="", title=title,
                            text=context)
             chunks_of[context] = chunk_document(doc, max_chars, overlap_sentences, include_header=False)
-            stats.paragraphs += 1
-            stats.chunks_per_paragraph.append(len(chunks_of[context]))
+            counts.paragraphs += 1
+            counts.chunks_per_paragraph.append(len(chunks_of[context]))
         chunks = chunks_of[context]
-        stats.questions += 1
+        counts.questions += 1
         holding = [c for c in chunks if c.start <= start and end <= c.end]
         if not holding:
-            stats.across_boundary += 1
+            counts.across_boundary += 1
             continue
         chunk = holding[0]
-        out.append(TrainExample(question, chunk.text, start - chunk.start, end - chunk.start))
-        stats.answer_examples += 1
+        out[name].append(TrainExample(question, chunk.text, start - chunk.start, end - chunk.start))
+        counts.answer_examples += 1
         answer_text = context[start:end]
         others = [c for c in chunks if (c.end <= start or end <= c.start) and answer_text not in c.text]
-        for i in rng.permutation(len(others))[:negatives]:
-            out.append(TrainExample(question, others[i].text, -1, -1))
-            stats.no_answer_examples += 1
-    stats.held_out_paragraphs = stats.paragraphs if part == "held_out" else 0
-    return out, stats
+        for i in rngs[name].permutation(len(others))[:negatives]:
+            out[name].append(TrainExample(question, others[i].text, -1, -1))
+            counts.no_answer_examples += 1
+    stats["held_out"].held_out_paragraphs = stats["held_out"].paragraphs
+    return {name: (out[name], stats[name]) for name in PARTS}

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.reader_data import TrainExample, chunk_examples
+from qa.reader_data import TrainExample, split_chunk_examples
 from qa.span_model import (
     AdapterConfig,
     QANetwork,
@@ -59,7 +59,7 @@ class TrainingOptions:
         weight_decay: AdamW decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
         max_length / stride: window length and overlap in tokens (a 200-character
             chunk and its question take at most ~210 tokens).
-        negatives: no-answer chunks per question (:func:`qa.reader_data.chunk_examples`).
+        negatives: no-answer chunks per question (:func:`qa.reader_data.split_chunk_examples`).
         held_out: fraction of paragraphs never trained on; they calibrate the
             no-answer probability and give the held-out AUC.
         chunk_max_chars: the chunker's limit, as ``Settings.chunk_max_chars``.
@@ -130,10 +130,9 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
-    examples, stats = chunk_examples(data_path, options.negatives, options.chunk_max_chars,
-                                     held_out=options.held_out, part="train", seed=options.seed)
-    held, held_stats = chunk_examples(data_path, options.negatives, options.chunk_max_chars,
-                                      held_out=options.held_out, part="held_out", seed=options.seed)
+    parts = split_chunk_examples(data_path, options.negatives, options.chunk_max_chars,
+                                 held_out=options.held_out, seed=options.seed)
+    (examples, stats), (held, held_stats) = parts["train"], parts["held_out"]
     if options.max_examples:
         examples, held = examples[:options.max_examples], held[:options.max_examples]
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))

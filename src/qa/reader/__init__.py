@@ -127,9 +127,7 @@ class Reader:
     def ranked(self, q: Question, passages: Sequence[Passage]) -> list[tuple[Candidate, float]]:
         """``(candidate, probability)`` pairs, most probable first."""
         if self.span_only:
-            if not passages or not q.has_content or self.spans is None:
-                return []
-            return self.generator.span_candidates(q, passages)
+            return self.generator.span_candidates(q, passages) if passages and q.has_content else []
         candidates, features = self.featurize(q, passages)
         if not candidates:
             return []

@@ -3,6 +3,7 @@ find, align and trim candidate spans."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from qa.chunking import Chunk, Sentence
@@ -44,9 +45,10 @@ def bigrams(text: str) -> list[str]:
     return [text[i:i + 2] for i in range(len(text) - 1)]
 
 
+@functools.lru_cache(maxsize=4096)
 def term_pattern(term: str) -> re.Pattern:
     """A regex finding ``term`` in text; a number only as a whole number
-    (``37`` is not in ``137`` or ``37.5``)."""
+    (``37`` is not in ``137`` or ``37.5``). Cached: closeness asks it per figure."""
     head = r"(?<![\d.])" if term[:1].isdigit() else ""
     tail = r"(?![\d.]?\d)" if term[-1:].isdigit() else ""
     return re.compile(head + re.escape(term) + tail)
