@@ -84,6 +84,63 @@ def test_reader_windows_equal_the_transformers_tokenizer(onnx_encoder):
     assert windows == expected
 
 
+#: Symbols, full-width forms and English as government reports write them.
+SYMBOL_TEXTS = [
+    "气温最高达38℃，同比上升①２０２３年⑵", "3×4=12，±0.5，面积120㎡，增长5‰", "PM2.5年均浓度28μg/m³，下降3.2%",
+    "The district added 124 childcare places (Phase Ⅱ).", "《政府工作报告》——“一老一小”…【附件】", "约翰・史密斯 ★☆ → ≥ ■",
+]
+
+
+@pytest.fixture(scope="module")
+def full_tokenizer(onnx_encoder):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(onnx_encoder.path / "tokenizer.json"))
+
+
+def _fresh_switching(onnx_encoder):
+    from qa.tokenizer_prune import SwitchingTokenizer
+
+    graphs = onnx_encoder.graphs
+    return SwitchingTokenizer(onnx_encoder.path / "tokenizer.json", (graphs.directory, graphs.marker["tokenizer"]))
+
+
+def test_the_pruned_tokenizer_equals_the_full_one_on_the_corpus(onnx_encoder, full_tokenizer):
+    from qa.chunking import chunk_document
+    from qa.documents import load_documents
+
+    assert onnx_encoder.graphs.marker["tokenizer"]["pieces"] == 106171
+    docs = load_documents([DEFAULT_CORPUS_DIR])
+    lines = [c.embedding_text(d.title) for d in docs for c in chunk_document(d)]
+    lines += [line for d in docs for line in d.text.split("\n") if line.strip()]
+    texts = lines + SYMBOL_TEXTS + ["query: " + t for t in SYMBOL_TEXTS]
+    switching = _fresh_switching(onnx_encoder)
+    assert len(lines) > 50 and all(switching.accepts(t) for t in texts)
+    got, want = switching.encode_batch(texts), full_tokenizer.encode_batch(texts)
+    assert [(e.ids, e.offsets) for e in got] == [(e.ids, e.offsets) for e in want]
+    pairs = [("2023年新增了多少个托位？", "\n".join(lines[i:i + 8])) for i in range(0, len(lines), 8)]
+    pairs += [(t, LONG_TEXT + t) for t in SYMBOL_TEXTS]
+    got = switching.encode_batch(pairs, truncation=(128, 32))
+    full_tokenizer.enable_truncation(128, stride=32, strategy="only_second")
+    try:
+        want = full_tokenizer.encode_batch(pairs)
+    finally:
+        full_tokenizer.no_truncation()
+    windows = [[(w.ids, w.offsets, w.sequence_ids) for w in [e, *e.overflowing]] for e in got]
+    assert sum(len(w) for w in windows) > 2 * len(pairs)  # overflowing windows compared too
+    assert windows == [[(w.ids, w.offsets, w.sequence_ids) for w in [e, *e.overflowing]] for e in want]
+    assert not switching.full_loaded  # all of it through the pruned copy
+
+
+@pytest.mark.parametrize("text", ["莫斯科（Москва）", "한국어 托位", "café 咖啡", "𠀀字"])  # the last: CJK extension B
+def test_text_outside_the_pruned_set_uses_the_full_tokenizer(onnx_encoder, full_tokenizer, text):
+    switching = _fresh_switching(onnx_encoder)
+    assert not switching.accepts(text)
+    got = switching.encode_batch([text, "托位"])
+    assert switching.full_loaded
+    assert [(e.ids, e.offsets) for e in got] == [(e.ids, e.offsets) for e in full_tokenizer.encode_batch([text, "托位"])]
+
+
 def test_onnx_reader_reproduces_the_torch_spans(encoder, onnx_encoder, gold, corpus_text):
     from qa.onnx_backend import OnnxSpanModel
     from qa.span_model import SpanModel

@@ -6,7 +6,8 @@ sentence-transformers, whose import alone takes several seconds), so a one-shot
 
 :class:`OnnxEncoder` has the interface of :class:`qa.embedding.Encoder` and
 reproduces the sentence-transformers pipeline of the base model: the model's
-``tokenizer.json`` (truncation at ``max_seq_length``), the ``query: `` /
+``tokenizer.json`` (through the export's pruned copy, :mod:`qa.tokenizer_prune`, where
+the text allows; truncation at ``max_seq_length``), the ``query: `` /
 ``passage: `` prompts prepended to the text, mean pooling over every token the
 attention mask keeps (prompt included), then L2 normalisation.
 :class:`OnnxSpanModel` has the interface of :class:`qa.span_model.SpanModel`.
@@ -33,6 +34,7 @@ from qa.onnx_build import (
     backend_fingerprint,
     read_marker,
 )
+from qa.tokenizer_prune import Encoded, SwitchingTokenizer
 
 #: The module sequence the onnx encoder reproduces (sentence-transformers class names).
 SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
@@ -150,6 +152,8 @@ class OnnxEncoder:
         name, path, dim, max_seq_length, query_prompt, passage_prompt: as
             :class:`qa.embedding.Encoder`.
         backend: ``"onnx"``.
+        tokenizer: the :class:`qa.tokenizer_prune.SwitchingTokenizer` (pruned copy of the
+            export, full ``tokenizer.json`` when a text needs it).
         base_fingerprint: :func:`qa.embedding.model_fingerprint` of the base model.
         graphs: the :class:`Graphs` (shared with :class:`OnnxSpanModel`).
     """
@@ -157,8 +161,6 @@ class OnnxEncoder:
     backend = "onnx"
 
     def __init__(self, name: str, path: Path, base_fingerprint: str, graphs: Graphs) -> None:
-        from tokenizers import Tokenizer
-
         self.name = name
         self.path = Path(path)
         self.base_fingerprint = base_fingerprint
@@ -170,12 +172,12 @@ class OnnxEncoder:
         prompts = (json.loads(st_config.read_text(encoding="utf-8")).get("prompts") or {}
                    if st_config.is_file() else {})
         self.query_prompt, self.passage_prompt = resolve_prompts(prompts)
-        # one tokenizer (loading the 250k-piece vocabulary takes a second or more) for the
-        # encoder and the reader: its truncation is set per call under this lock
-        self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
-        self.tokenizer_lock = threading.Lock()
+        # one tokenizer for the encoder and the reader: the export's pruned copy (87 MB,
+        # 0.3 s to load) for the texts it accepts, the full 250k-piece one (282 MB, 1 s)
+        # loaded only for a text that needs it
+        tokenizer = graphs.marker.get("tokenizer")
+        self.tokenizer = SwitchingTokenizer(
+            self.path / "tokenizer.json", None if tokenizer is None else (graphs.directory, tokenizer))
         self.pad_id = int(config.get("pad_token_id") or 0)
 
     def __repr__(self) -> str:
@@ -227,22 +229,15 @@ class OnnxEncoder:
         texts = _checked(texts)
         return [e.ids for e in self.encode_texts([prompt + t for t in texts])] if texts else []
 
-    def encode_texts(self, texts: list[str], add_special_tokens: bool = True) -> list:
-        """``tokenizers.Encoding`` of each text, not truncated."""
-        with self.tokenizer_lock:
-            self.tokenizer.no_truncation()
-            return self.tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
+    def encode_texts(self, texts: list[str], add_special_tokens: bool = True) -> list[Encoded]:
+        """:class:`qa.tokenizer_prune.Encoded` of each text (ids, offsets), not truncated."""
+        return self.tokenizer.encode_batch(texts, add_special_tokens=add_special_tokens)
 
-    def encode_pairs(self, pairs: list[tuple[str, str]], max_length: int, stride: int) -> list:
-        """``tokenizers.Encoding`` of each ``(first, second)`` pair, the second truncated to
-        fit ``max_length`` tokens, the rest in ``encoding.overflowing`` windows that share
-        ``stride`` tokens (as transformers' ``truncation="only_second"``)."""
-        with self.tokenizer_lock:
-            self.tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
-            try:
-                return self.tokenizer.encode_batch(pairs)
-            finally:
-                self.tokenizer.no_truncation()
+    def encode_pairs(self, pairs: list[tuple[str, str]], max_length: int, stride: int) -> list[Encoded]:
+        """:class:`qa.tokenizer_prune.Encoded` of each ``(first, second)`` pair, the second
+        truncated to fit ``max_length`` tokens, the rest in ``encoding.overflowing``
+        windows that share ``stride`` tokens (as transformers' ``truncation="only_second"``)."""
+        return self.tokenizer.encode_batch(pairs, truncation=(max_length, stride))
 
     def _shared(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.graphs.top(ENCODER_TOP, self.graphs.hidden(ids, mask), mask)[0]
@@ -256,9 +251,8 @@ class OnnxEncoder:
         out = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
             return out
-        encodings = self.encode_texts([prompt + t for t in texts])
-        ids = [e.ids[: self.max_seq_length - 1] + e.ids[-1:] if len(e.ids) > self.max_seq_length
-               else e.ids for e in encodings]
+        ids = [e.ids for e in self.encode_texts([prompt + t for t in texts])]
+        ids = [i[: self.max_seq_length - 1] + i[-1:] if len(i) > self.max_seq_length else i for i in ids]
         order = np.argsort([-len(i) for i in ids], kind="stable")  # similar lengths batched together
         for lo in range(0, len(order), batch_size):
             rows = order[lo:lo + batch_size]
