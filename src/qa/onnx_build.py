@@ -38,8 +38,9 @@ stay within cosine 0.99 of fp32 (figures in the README, "Backends").
 The files are written into a staged directory next to the target and renamed
 into place with a marker written last (as :func:`qa.model_build.build_model`
 does), under ``<home>/onnx/``; a directory without a valid marker (an
-interrupted build, or one made before the pruned tokenizer) is rebuilt. Building needs torch, transformers and onnx;
-running them (:mod:`qa.onnx_backend`) needs only onnxruntime and tokenizers.
+interrupted build, or one made before the pruned tokenizer) is rebuilt.
+Building needs torch, transformers and onnx; running them
+(:mod:`qa.onnx_backend`) needs only onnxruntime and tokenizers.
 """
 
 from __future__ import annotations
