@@ -31,6 +31,9 @@ def test_answer_types():
     assert analyze("这份文件是哪天发布的？").answer_type == "meta"
     assert analyze("街道存在的第一个短板是什么？").answer_type == "ordinal"
     assert analyze("街道存在的第一个短板是什么？").ordinal == 1
+    assert analyze("南京排名全球第几？").answer_type == "rank"
+    assert analyze("是第几次荣获该称号？").unit_hint == "次"
+    assert analyze("第十五届人大第三次会议是哪天开的？").answer_type == "date"
     assert analyze("2024年要推进哪些社区创建第八批未来社区？").answer_type == "list"
     assert analyze("商会企业与哪个村结对共建？").answer_type == "entity"
     assert analyze("How many childcare places were added in 2023?").answer_type == "quantity"

@@ -267,7 +267,7 @@ def test_paraphrased_metric_is_answered_through_the_official_name():
 
     _, reader, passages = city_reader()
     question = official_terms("2023年洛川市的经济总量是多少？")
-    assert question == "2023年洛川市的地区生产总值是多少？"
+    assert question == "2023年洛川市的生产总值是多少？"
     answer = ask(reader, passages, question)
     assert (answer.text, answer.abstained) == ("5481.6亿元", False)
 
@@ -345,3 +345,24 @@ def test_a_number_in_the_question_matches_only_a_whole_number(text, term, found)
     assert contains(text, term) is found
     assert (term_pattern(term).search(text) is not None) is found
     assert coverage({term: 1.0}, text) == (1.0 if found else 0.0)
+
+
+RANKS = (
+    "一、2023年工作回顾\n"
+    "第一产业增加值5亿元。南京在科研城市榜单中位居全球第五,在创新指数中排名第21位。"
+    "本区第六次荣获全国科技进步先进区称号,第三批试点通过验收。\n"
+)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("南京在科研城市榜单中排名全球第几？", "第五"),
+    ("南京在创新指数中排第几位？", "第21位"),
+    ("本区是第几次荣获全国科技进步先进区称号？", "第六次"),
+])
+def test_rank_questions_answer_the_position(question, expected):
+    doc, reader, passages = make_reader(RANKS)
+    cands = reader.generator.candidates(analyze(question), passages)
+    ranks = [doc.text[c.start:c.end] for c in cands if c.kind == "item"]
+    # the position closest to the question's words first; 第一产业 and 第三批 are not ranks
+    assert ranks[0] == expected
+    assert "第一" not in ranks and "第三" not in ranks

@@ -30,6 +30,11 @@ def make_doc(title="政府工作报告（2019年3月4日在呼伦贝尔市海拉
     ("2023年新增了多少个托位？", ()),
     ("去年街道地区生产总值有多大？", ()),
     ("2024年计划新建几个街道级老年食堂？", ()),
+    # generic areas and a common noun before the verb 省 name no place; rare names before a suffix do
+    ("2018年海拉尔区与蒙古国哪个城市新结为友好城市？", (("海拉尔", True), ("蒙古国", False))),
+    ("2022年保定退税降费给企业省了多少钱？", ()),
+    ("2023年改造了多少个住宅小区和棚户区？", ()),
+    ("与俄罗斯赤塔市的友城关系如何？", (("俄罗斯", False), ("赤塔", True))),
 ])
 def test_question_places(question, places):
     assert constraints.question_places(analyze(question).match_text) == places

@@ -1,6 +1,6 @@
 """Everyday words for statistical indicators → the reports' own words.
 
-``2023年洛阳的经济总量有多大？`` becomes ``2023年洛阳的地区生产总值有多大？``
+``2023年洛阳的经济总量有多大？`` becomes ``2023年洛阳的生产总值有多大？``
 before retrieval and reading, so lexical evidence (BM25, the reader's IDF
 support) finds the passage that names the indicator; the question's own
 ``多少`` stays (``打了多少粮食`` → ``粮食产量多少``). The rules are data

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 #: Answer types, from the most to the least specific.
-ANSWER_TYPES = ("meta", "ordinal", "date", "quantity", "list", "entity", "description")
+ANSWER_TYPES = ("meta", "ordinal", "rank", "date", "quantity", "list", "entity", "description")
 
 _FULLWIDTH_ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
                     for c in range(r[0], r[1] + 1)} | {0x3000: 0x20}
@@ -87,6 +87,9 @@ _TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|�
 _DATE = re.compile(r"哪天|哪一天|何时|什么时候|什么时间|日期|哪年|哪一年|几月|几号|when|what date|which year", re.I)
 _LIST = re.compile(r"哪些|哪几|有哪|which (?:\w+ )?(?:are|were)|list", re.I)
 _ENTITY = re.compile(r"哪个|哪家|哪里|哪儿|哪位|哪两|哪一|谁|叫什么|名字|名称|who|which|where|what is the name", re.I)
+#: A question for a position in a ranking or a series (``排第几``, ``第几次``, ``名次``);
+#: its measure word, if any, is :attr:`Question.unit_hint`.
+_RANK = re.compile(r"第几|排名多少|排多少名|名次|位次")
 _ORDINAL = re.compile(r"第([一二三四五六七八九十]|\d+)(?:个|项|条|点|方面)?")
 _META = re.compile(
     r"(?:这份|本|该|此)?(?:文件|文档|文章|报告|通知)(?:是)?(?:哪天|何时|什么时候|哪一天|由谁|哪个|谁)?"
@@ -98,6 +101,17 @@ _META = re.compile(
 PLACE_SUFFIXES = ("自治州", "自治县", "街道", "省", "市", "区", "县", "镇", "乡", "旗", "州")
 #: Words that end like a place but name none (``全市``, ``地区生产总值``).
 _NOT_PLACES = re.compile(r"^(?:全|本|我|该|各|城|市|地|社|辖|景|园|新|老|小|山)")
+#: Generic areas and titles that end in an administrative suffix but name no place
+#: (``住宅小区``, ``工业区``, ``棚户区``, ``先进县``, ``友好城市``, ``自治区`` alone); jieba tags
+#: them ``n``, while names it knows (``浦东新区``, ``内蒙古自治区``) are ``ns`` and kept.
+_GENERIC_AREAS = re.compile(
+    r"(?:小区|园区|工业区|开发区|高新区|示范区|保护区|试验区|实验区|功能区|集聚区|先行区|棚户区|景区|城区|"
+    r"社区|街区|片区|辖区|山区|矿区|牧区|林区|库区|灾区|老区|新区|市区|郊区|特区|自治区|自治州|自治县|"
+    r"城市|超市|都市|夜市|集市|股市|楼市|先进县|示范县|强县|大县|城镇|乡镇|小镇|重镇|名镇)$")
+#: A common noun before a lone suffix word is not a name (``企业`` + ``省了``: the verb to save):
+#: nouns at least this frequent in jieba's dictionary are common ones (``企业`` 34,826,
+#: ``赤塔`` 16, ``乔巴山`` 15).
+_COMMON_NOUN_FREQ = 1000
 #: jieba tags of words that can name a place before a suffix word (person, place, other proper
 #: names, nouns), and of words that never name one (time, numbers, measure words, verbs, pronouns).
 _NAME_FLAGS = frozenset({"ns", "nr", "nz", "nt", "n", "j", "nrt", "nrfg"})
@@ -122,8 +136,9 @@ def place_names(text: str) -> tuple[Place, ...]:
     Strong: a word of 3+ characters ending in an administrative suffix
     (``保定市``, ``海拉尔区``), or a name followed by a suffix word (``东柳`` +
     ``街道``). Weak: a word jieba tags as a place (``ns``) without a suffix
-    (``郑州``; jieba also tags ``新建`` so). Time words, numbers and generic
-    words (``全市``, ``地区``) are not places.
+    (``郑州``; jieba also tags ``新建`` so). Time words, numbers, generic
+    words (``全市``, ``地区``) and generic areas (``住宅小区``, ``友好城市``, ``企业`` + ``省``)
+    are not places.
     """
     import jieba.posseg
 
@@ -134,8 +149,11 @@ def place_names(text: str) -> tuple[Place, ...]:
             continue
         nxt = words[i + 1][0] if i + 1 < len(words) else ""
         if len(word) >= 3 and word.endswith(PLACE_SUFFIXES):
+            if flag != "ns" and _GENERIC_AREAS.search(word):
+                continue
             place = Place(word, _stem(word), True)
-        elif nxt in PLACE_SUFFIXES and flag in _NAME_FLAGS:
+        elif nxt in PLACE_SUFFIXES and flag in _NAME_FLAGS and not (
+                flag == "n" and jieba.dt.FREQ.get(word, 0) >= _COMMON_NOUN_FREQ):
             place = Place(word + nxt, word, True)
         elif flag == "ns":
             place = Place(word, word, False)
@@ -244,6 +262,8 @@ def analyze(question: str) -> Question:
         answer_type = "meta"
     elif _DATE.search(text):  # before ordinals: 第十五届…第三次会议是哪天开的
         answer_type = "date"
+    elif _RANK.search(text):
+        answer_type = "rank"
     elif ordinal and re.search(r"什么|哪|是", text[ordinal.end():]):
         answer_type = "ordinal"
     elif _QUANTITY.search(text) or (wants_change and re.search(r"多少|几", text)):
@@ -337,7 +357,7 @@ def strip_question_words(text: str) -> str:
     """``text`` with years, relative years, question words (+ measure word) and
     punctuation replaced by spaces, so the remaining runs are content."""
     out = TIME_WORDS.sub(" ", text)
-    out = re.sub(rf"(?:多少|几)(?:{_MEASURE})?", " ", out)
+    out = re.sub(rf"(?:(?:排名|排在|位居|位列|排)?第)?(?:多少|几)(?:{_MEASURE})?", " ", out)
     for word in _WH:
         out = out.replace(word, " ")
     out = re.sub(r"[^\w\u3400-\u9fff]+", " ", out)

@@ -11,6 +11,8 @@ By expected answer type (:mod:`qa.question`):
   ``商会企业与盐源县拦河村结对共建`` → ``盐源县拦河村``), a classic rule for
   Chinese factoid extraction;
 * ``ordinal`` — enumerated items (``一是…；二是…``);
+* ``rank`` — positions in a ranking or a series (``位居全球第五``, ``第六次荣获``), by
+  closeness of the question's words;
 * ``date`` — dates near the question's words;
 * ``meta`` — the document's own metadata header (publication date, publisher);
 * every type — whole sentences; and the neural span reader's best span per passage.
@@ -67,6 +69,8 @@ _WH_SPAN = re.compile(
 )
 _YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _CN = "零一二三四五六七八九十"
+#: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
+_RANK_NUMBER = re.compile(r"第(?:[〇零一二两三四五六七八九十百]+|\d+)")
 #: Bounds of the cross-lingual re-ranking (:meth:`CandidateGenerator._rerank_semantic`): the
 #: candidates re-ranked, and the characters encoded of each clause and of the question.
 SEMANTIC_CANDIDATES = 40
@@ -171,6 +175,8 @@ class CandidateGenerator:
                 found += self._figures(q, units, passage, doc, support)
             if q.answer_type == "ordinal":
                 found += self._items(q, units, passage, doc, support)
+            if q.answer_type == "rank":
+                found += self._ranks(q, units, passage, doc, support)
             if q.answer_type == "date":
                 found += self._dates(q, units, passage, doc, support)
             if q.answer_type in ("list", "entity", "description", "date", "ordinal"):
@@ -326,6 +332,33 @@ class CandidateGenerator:
             share = coverage(units, lead + doc.text[sentence.start:sentence.end])
             out.append(Candidate(passage.chunk, start, end, sentence, 0.5 + 0.5 * share, support,
                                  "item", parts=(("closeness", share),)))
+        return out
+
+    def _ranks(self, q, units, passage, doc, support) -> list[Candidate]:
+        """Positions ``第N`` in the passage (kind ``item``), by closeness of the question words.
+
+        With a measure word in the question (``第几次``) only ``第N次`` counts and the span
+        keeps it; otherwise ``位``/``名`` after the number is kept (``第21位``) and a
+        ``第N`` that starts another word (``第一产业``, ``第三批``) is not a rank."""
+        out = []
+        chunk = passage.chunk
+        for m in _RANK_NUMBER.finditer(chunk.text):
+            after = chunk.text[m.end():m.end() + 1]
+            if q.unit_hint:
+                if after != q.unit_hint:
+                    continue
+                end = m.end() + 1
+            elif after in ("位", "名"):
+                end = m.end() + 1
+            elif re.fullmatch(r"[\u3400-\u9fff]", after) and after not in "的、":
+                continue
+            else:
+                end = m.end()
+            start = chunk.start + m.start()
+            sentence = sentence_at(chunk, start)
+            closeness = self._closeness(units, doc.text, start, chunk.start + end, "", sentence)
+            out.append(Candidate(chunk, start, chunk.start + end, sentence, 0.5 + 0.5 * closeness,
+                                 support, "item", parts=(("closeness", closeness),)))
         return out
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:

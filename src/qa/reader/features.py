@@ -27,6 +27,7 @@ EXPECTED_KINDS = {
     "quantity": ("figure",),
     "date": ("date",),
     "ordinal": ("item",),
+    "rank": ("item",),
     "meta": ("meta",),
     "list": ("span", "neural"),
     "entity": ("span", "neural"),
