@@ -56,7 +56,10 @@ def test_a_new_topic_keeps_the_previous_period_and_place():
 
 
 def test_a_follow_up_on_a_new_aspect_keeps_the_previous_year_and_place():
+    # the words before 多少个 (period, place, the verb) stay with the counted topic
     assert rewrite("这些项目总投资多少？", ["2022年保定安排了多少个市以上重点项目？"]) == \
-        "2022年市以上重点项目的项目总投资多少？"
+        "2022年保定安排的市以上重点项目的项目总投资多少？"
     assert rewrite("这些项目总投资多少？", ["2013年海拉尔区实施了多少个重点项目？"]) == \
-        "2013年海拉尔区重点项目的项目总投资多少？"
+        "2013年海拉尔区实施的重点项目的项目总投资多少？"
+    assert rewrite("这些项目总投资多少？", ["2023年一共新开工了多少个重点项目？"]) == \
+        "2023年一共新开工的重点项目的项目总投资多少？"

@@ -77,10 +77,17 @@ def _resolve(question: str, previous: str) -> str:
         own = [t for t in content_terms(rest) if t not in ASPECT_WORDS]
         if own and at >= 0 and _QUESTION_TAIL.match(base, at + len(topic)):
             return f"{base[:at]}{rest}？"  # the previous question's period and place, the new topic
-        # the previous question's year and place go with its topic (这些项目总投资多少？
-        # after 2022年保定安排了多少个重点项目？ asks about 2022 and 保定)
+        # the previous question's words before its 多少个 go with its topic: 这些项目总投资多少？
+        # after 2022年保定安排了多少个重点项目？ asks about the projects 2022年保定安排 (period,
+        # place, and the verb that makes them planned ones)
+        counted = _TOPIC_AFTER_WH.search(base)
+        lead = base[:counted.start()].rstrip("了的共总一有") if counted and counted.group(1) == topic else ""
+        if lead:
+            return f"{lead}的{topic}的{rest}？"
         year = years[0] if years else _time_word(previous)
-        place = "" if places else next((p.word for p in place_names(previous) if p.strong), "")
+        # a strong place (保定市) first, else one jieba tags as a place (保定): the user named it
+        earlier = sorted(place_names(previous), key=lambda p: not p.strong)
+        place = "" if places else next((p.word for p in earlier), "")
         context = "".join(w for w in (year, place) if w and w not in topic)
         return f"{context}{topic}{'的' if topic else ''}{rest}？"
     aspect = next((w for w in ASPECT_WORDS if rest.endswith(w)), "")
