@@ -403,3 +403,15 @@ def test_a_closing_dateline_opens_no_new_part():
     text = doc.text + "东柳街道办事处\n2024年3月21日\n"
     doc = Document("d0c", "/tmp/x.txt", doc.title, text)
     assert {f.text: f.period for f in extract_figures(doc, chunks)} == {"124个": "2023"}
+
+
+@pytest.mark.parametrize(("row", "value", "metric"), [
+    ("油料｜产量：93770吨；比上年增长：3.6%", "93770吨", "油料"),
+    ("208 05 行政事业单位养老支出｜合计：3343704.00元", "3343704.00元", "行政事业单位养老支出"),
+    ("其中：住户本外币贷款｜绝对值：16711.05亿元", "16711.05亿元", "住户本外币贷款"),
+    ("八、其他用品及服务｜2020年：8.0%；2021年：1.4%", "1.4%", "其他用品及服务"),
+])
+def test_a_table_row_figure_takes_the_row_label_as_its_metric(row, value, metric):
+    # table rows (qa.documents.tables) have no clause before the number: the label names it
+    fig = by_text(figures_of(row, heading="一、综合"))[value]
+    assert fig.metric == metric

@@ -40,7 +40,10 @@ the whole vocabulary):
   at the end of a clause (``指数为100.2。``); ratios (``3.9:39.0:57.1``, unit ``:``,
   value = first term) and fractions (``1/4``, value 0.25) always are.
 * **Ranges** ``3-5个`` are one figure: ``value`` 3, ``value_to`` 5.
-* **Metric**: the noun phrase before the number in its clause, after dropping
+* **Metric**: on a table row (``油料｜产量：93770吨``, :mod:`qa.documents.tables`) the row
+  label without its classification code or list number (``208 05 行政事业单位养老支出`` →
+  ``行政事业单位养老支出``) when the clause names nothing before the number; else
+  the noun phrase before the number in its clause, after dropping
   link words (``实现``, ``完成``, ``达到``, ``为``, ``同比增长`` …), footnote markers
   (``全市生产总值②达到`` → ``全市生产总值``) and leading adverbials (``全年``,
   ``其中``, ``累计``, ``力争`` …). A counted noun after a counter (``三部电梯加装`` →

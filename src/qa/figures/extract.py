@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from qa.documents import Document
+from qa.documents.tables import LABEL_SEP
 from qa.figures.numbers import _quote_mask, _scan
 from qa.figures.periods import (
     ReportFrame,
@@ -20,6 +22,11 @@ from qa.figures.periods import (
 from qa.figures.reading import _read_sentence, _Reading
 from qa.figures.record import Figure
 from qa.script import fold
+
+#: What leads a table row's label before its name: a heading mark (``# ``), a budget
+#: classification code (``204 06 04 ``), ``其中：`` and a list number (``五、``, ``5.``).
+_LABEL_LEAD = re.compile(r"(?:[#＃]\s*)?(?:\d{3}(?:\s+\d{2})*\s+)?(?:其中\s*[：:]\s*)?"
+                         r"(?:[一二三四五六七八九十]+[、.．]|\d{1,2}[、.．](?!\d))?\s*")
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.chunking import Chunk
@@ -122,7 +129,7 @@ class _ModeTrack:
 
 def _figure(doc: Document, chunk_id: str, lo: int, hi: int, r: _Reading, period: str, kind: str) -> Figure:
     q = r.q
-    ms, me = r.metric
+    ms, me = r.metric if r.metric[0] >= 0 else _row_label(doc.text, q.start)
     return Figure(
         doc_id=doc.id,
         chunk_id=chunk_id,
@@ -143,3 +150,19 @@ def _figure(doc: Document, chunk_id: str, lo: int, hi: int, r: _Reading, period:
         direction=r.direction,
         value_to=q.value_to,
     )
+
+
+def _row_label(text: str, pos: int) -> tuple[int, int]:
+    """The ``(start, end)`` of the row label of a table line (``油料｜产量：93770吨…``,
+    :mod:`qa.documents.tables`) when ``pos`` lies in its values, without a leading code,
+    ``其中：`` or list number (``208 05 行政事业单位养老支出`` → ``行政事业单位养老支出``);
+    ``(-1, -1)`` off a table line or for an empty label."""
+    line = text.rfind("\n", 0, pos) + 1
+    sep = text.find(LABEL_SEP, line, pos)
+    if sep < 0:
+        return -1, -1
+    start = line + _LABEL_LEAD.match(text, line, sep).end() - line
+    end = sep
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else (-1, -1)
