@@ -112,7 +112,7 @@ class Reader:
         words to match has nothing to look up: no candidates.
         """
         empty = np.zeros((0, len(FEATURE_NAMES)))
-        if not passages or not q.has_content or not (q.english or self.generator.units(q)):
+        if not passages or not q.has_content or not (q.english or self.generator.evidence.units(q)):
             return [], empty
         candidates = self.generator.candidates(q, passages)
         if not candidates:

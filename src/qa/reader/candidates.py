@@ -17,17 +17,14 @@ By expected answer type (:mod:`qa.question`):
 * ``meta`` — the document's own metadata header (publication date, publisher);
 * every type — whole sentences; and the neural span reader's best span per passage.
 
-Lexical evidence is weighted by the inverse document frequency of the
-question's words over the indexed chunks (Sparck Jones 1972), so rare words
-count more; a word missing from a passage earns partial credit for its
-character bigrams.
+Lexical evidence (support of a passage, closeness of the question's words to a
+span) is :mod:`qa.reader.evidence`.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-import math
 import re
 from collections.abc import Callable, Sequence
 
@@ -38,19 +35,16 @@ from qa.documents import Document
 from qa.documents.tables import LABEL_SEP
 from qa.figures import Figure
 from qa.question import Question
+from qa.reader.evidence import LexicalEvidence
 from qa.reader.records import Candidate
 from qa.reader.spans import (
-    CLAUSE_BREAKS,
     NAME_WORDS,
     align,
-    bigrams,
     clause,
-    contains,
     coverage,
     restated,
     sentence_at,
     strip_time,
-    term_pattern,
     trim,
     trim_punctuation,
     variants,
@@ -113,10 +107,9 @@ class CandidateGenerator:
         self.embed = embed
         self._folded = {doc_id: folded for doc_id, doc in documents.items()
                         if (folded := fold(doc.text)) != doc.text}
-        self._texts = [self._folded.get(c.doc_id, c.text)[c.start:c.end] if c.doc_id in self._folded
-                       else c.text for c in chunks]
-        self._idf: dict[str, float] = {}
-        self.n_chunks = max(1, len(chunks))
+        self.evidence = LexicalEvidence(
+            [self._folded.get(c.doc_id, c.text)[c.start:c.end] if c.doc_id in self._folded else c.text
+             for c in chunks])
         self.figures_by_doc: dict[str, list[Figure]] = {}
         for figure in sorted(figures, key=lambda f: f.start):
             self.figures_by_doc.setdefault(figure.doc_id, []).append(figure)
@@ -129,31 +122,6 @@ class CandidateGenerator:
         starts = self._figure_starts.get(chunk.doc_id, [])
         return figures[bisect.bisect_left(starts, chunk.start):bisect.bisect_left(starts, chunk.end)]
 
-    # ----------------------------------------------------------------- weights
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of ``term`` over chunks: log(1 + N / (df + 0.1)).
-
-        df is counted by substring (Chinese has no word boundaries to count by),
-        a number as a whole number (:func:`~qa.reader.spans.contains`).
-        The small smoothing constant makes a word that occurs nowhere weigh far
-        more than a rare one: its absence is the strongest sign that the
-        documents do not hold the answer.
-        """
-        if term not in self._idf:
-            df = sum(contains(text, term) for text in self._texts)
-            self._idf[term] = math.log(1.0 + self.n_chunks / (df + 0.1))
-        return self._idf[term]
-
-    def units(self, q: Question) -> dict[str, float]:
-        """Question content words → idf. English words are left to the dense retriever."""
-        return {t: self.idf(t) for t in q.terms if not re.fullmatch(r"[a-z0-9]+", t)}
-
-    def support(self, units: dict[str, float], passage: Passage) -> float:
-        """IDF-weighted share of question words found in the passage and its section path."""
-        if not units:
-            return _dense_support(passage)
-        return coverage(units, passage.chunk.text + " ".join(passage.chunk.section_path))
-
     def candidates(self, q: Question, passages: Sequence[Passage]) -> list[Candidate]:
         """Every candidate in ``passages`` (best first), by :attr:`Candidate.rule_confidence`.
 
@@ -161,10 +129,10 @@ class CandidateGenerator:
         overlaps carries that span's probability (``neural``, ``neural_iou``),
         and the neural spans are candidates of their own.
         """
-        units = self.units(q)
+        units = self.evidence.units(q)
         found: list[Candidate] = []
         views = [self._matching_view(p) for p in passages]
-        supports = [self.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
+        supports = [self.evidence.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
         n = self.span_passages
         neural, answerable = self._neural(q, views[:n], supports[:n]) if self.spans else ([], {})
         for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
@@ -234,7 +202,7 @@ class CandidateGenerator:
         years = q.target_years(pub_year)
         for fig in self.figures_in(passage.chunk):
             sentence = sentence_at(passage.chunk, fig.start)
-            closeness = self._closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
+            closeness = self.evidence.closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
             restatement = restated(q.match_text, doc.text, fig)
             type_fit = _figure_type_fit(q, fig, years, pub_year)
             fit = 0.25 * closeness + 0.3 * restatement + 0.45 * type_fit
@@ -242,46 +210,6 @@ class CandidateGenerator:
             out.append(Candidate(passage.chunk, fig.start, as_printed_end(doc.text, fig), sentence, fit, support,
                                  "figure", figure=fig, parts=parts))
         return out
-
-    def _closeness(self, units: dict[str, float], text: str, start: int, end: int, metric: str,
-                   sentence: Sentence) -> float:
-        """IDF-weighted closeness of the question words to the span ``[start, end)``
-        (a figure's number, a date), in [0, 1].
-
-        A word counts ``exp(-d / 12)`` for its nearest occurrence, ``d`` being
-        half the characters between it and the span plus 6 per clause break
-        (after the span: twice the distance plus 10); inside ``metric`` (the
-        figure's metric words) it counts fully, before the sentence by half. A word that is not
-        there counts by the share of its character bigrams that are, halved.
-        """
-        lo = max(0, sentence.start - 60)
-        total = sum(units.values())
-        score = 0.0
-        for term, weight in units.items():
-            if metric and term in metric:
-                score += weight
-                continue
-            best = self._nearest(term, text, lo, sentence, start, end)
-            if best == 0.0 and len(term) >= 3 and not re.search(r"\d", term):  # numbers: whole or not at all
-                grams = bigrams(term)
-                best = 0.5 * sum(self._nearest(g, text, lo, sentence, start, end) for g in grams) / len(grams)
-            score += weight * best
-        return score / total if total else 0.0
-
-    @staticmethod
-    def _nearest(term: str, text: str, lo: int, sentence: Sentence, start: int, end: int) -> float:
-        best = 0.0
-        for m in term_pattern(term).finditer(text, lo, sentence.end):
-            s, e = m.start(), m.end()
-            if e <= start:
-                d = len(CLAUSE_BREAKS.findall(text, e, start)) * 6 + (start - e) * 0.5
-            else:
-                d = (s - end) * 2 + 10
-            decay = math.exp(-max(d, 0.0) / 12.0)
-            if s < sentence.start:
-                decay *= 0.5
-            best = max(best, decay)
-        return best
 
     def _meta(self, q, passage, doc, support) -> list[Candidate]:
         labels = {  # most specific label first
@@ -356,7 +284,7 @@ class CandidateGenerator:
                 end = m.end()
             start = chunk.start + m.start()
             sentence = sentence_at(chunk, start)
-            closeness = self._closeness(units, doc.text, start, chunk.start + end, "", sentence)
+            closeness = self.evidence.closeness(units, doc.text, start, chunk.start + end, "", sentence)
             out.append(Candidate(chunk, start, chunk.start + end, sentence, 0.5 + 0.5 * closeness,
                                  support, "item", parts=(("closeness", closeness),)))
         return out
@@ -372,7 +300,7 @@ class CandidateGenerator:
             if year_only:
                 text = text[:text.index("年") + 1] if "年" in text else text[:4]
             sentence = sentence_at(passage.chunk, start)
-            closeness = self._closeness(units, doc.text, start, start + len(text), "", sentence)
+            closeness = self.evidence.closeness(units, doc.text, start, start + len(text), "", sentence)
             out.append(Candidate(passage.chunk, start, start + len(text), sentence, 0.5 + 0.5 * closeness,
                                  support, "date", parts=(("closeness", closeness),)))
         return out
@@ -550,18 +478,6 @@ def as_printed_end(text: str, fig: Figure) -> int:
     if on_table_row and fig.unit and fig.unit not in ("%", "‰") and text[fig.start:fig.end].endswith(fig.unit):
         return fig.end - len(fig.unit)
     return fig.end
-
-
-def _dense_support(passage: Passage) -> float:
-    """Support for a question with no Chinese words to match: the passage's dense
-    cosine mapped from [0.72, 0.80] to [0, 1]. Cross-lingual cosines of
-    multilingual-e5-small run lower than same-language ones (English questions
-    against the Chinese gold corpus: 0.76–0.78 for the right passage; Chinese
-    questions: 0.85–0.92)."""
-    cosine = passage.scores.get("dense")
-    if cosine is None:
-        return 0.0
-    return float(np.clip((cosine - 0.72) / 0.08, 0.0, 1.0))
 
 
 def _rank_prior(rank: int) -> float:
