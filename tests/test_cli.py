@@ -16,13 +16,14 @@ import pytest
 from test_index import HashEncoder
 
 from qa import cli
+from qa.cli import common
 from qa.config import DEFAULT_CORPUS_DIR
 
 
 @pytest.fixture()
 def fake_encoder(monkeypatch):
     encoder = HashEncoder()
-    monkeypatch.setattr(cli, "_load_encoder", lambda model, settings: encoder)
+    monkeypatch.setattr(common, "load_encoder", lambda model, settings: encoder)
     return encoder
 
 
@@ -96,7 +97,7 @@ def test_missing_index_is_one_line_exit_2(tmp_path, fake_encoder, capsys):
 
 def test_model_mismatch_is_exit_2(tmp_path, corpus_copy, monkeypatch, capsys):
     encoders = iter([HashEncoder(), HashEncoder(salt="retrained")])
-    monkeypatch.setattr(cli, "_load_encoder", lambda model, settings: next(encoders))
+    monkeypatch.setattr(common, "load_encoder", lambda model, settings: next(encoders))
     index_dir = str(tmp_path / "idx")
     assert run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")[0] == 0
     code, _, err = run(capsys, "search", "问题", "--index", index_dir)
