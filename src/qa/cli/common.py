@@ -13,7 +13,7 @@ class CLIError(Exception):
     """An expected error raised by a command handler; printed without a traceback."""
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
+def expected_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or a bad index, not a bug (imported lazily)."""
     from qa.index import IndexStoreError
     from qa.ray_runtime import RayJobError, RayMissingError
@@ -39,7 +39,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _settings(args: argparse.Namespace):
+def settings_from(args: argparse.Namespace):
     """Settings from defaults, ``QA_*`` variables and the flags present on ``args``."""
     from qa.config import Settings
 
@@ -52,17 +52,19 @@ def _settings(args: argparse.Namespace):
     return Settings.from_env(**overrides)
 
 
-def _add_index_flag(parser: argparse.ArgumentParser) -> None:
+def add_index_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--index DIR`` to ``parser``."""
     parser.add_argument("--index", metavar="DIR",
                         help="index directory (default: $QA_INDEX, else index/ of the qa checkout, "
                              "else $QA_HOME/index; never the current directory)")
 
 
-def _add_model_flag(parser: argparse.ArgumentParser, default_help: str) -> None:
+def add_model_flag(parser: argparse.ArgumentParser, default_help: str) -> None:
+    """Add ``--model M`` to ``parser``; ``default_help`` says what it defaults to."""
     parser.add_argument("--model", metavar="M", help=f"encoder model name or path ({default_help})")
 
 
-def _require_question(question: str) -> None:
+def require_question(question: str) -> None:
     """Refuse a question with nothing to answer (before any model loads)."""
     from qa.question import clean_question
 
@@ -71,19 +73,21 @@ def _require_question(question: str) -> None:
 
 
 def load_encoder(model: str, settings):
+    """The encoder of ``model`` on ``settings.backend`` (:func:`qa.embedding.encoder_for`);
+    tests replace it with a stub."""
     from qa.embedding import encoder_for
 
     return encoder_for(settings, model)
 
 
-def _open_index(args: argparse.Namespace):
+def open_index(args: argparse.Namespace):
     """(settings, index, encoder) for the index named by ``--index``.
 
     The encoder is ``--model`` when given, else the model recorded in the manifest.
     """
     from qa.index import Index, read_manifest
 
-    settings = _settings(args)
+    settings = settings_from(args)
     manifest = read_manifest(settings.index_dir)
     model = args.model or manifest.get("model", {}).get("name") or settings.model
     encoder = load_encoder(model, settings)

