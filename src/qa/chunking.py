@@ -1,8 +1,7 @@
-"""Sentences and structure-aware chunks with exact offsets and section paths.
+"""Structure-aware chunks with exact offsets and section paths (sentences: :mod:`qa.sentences`).
 
 Contract:
 
-    split_sentences(text, start=0, end=None) -> list[Sentence]
     chunk_document(doc, max_chars=200, overlap_sentences=1, include_header=True) -> list[Chunk]
 
 All offsets are character offsets into ``doc.text``, half-open ``[start, end)``,
@@ -23,18 +22,12 @@ from dataclasses import dataclass
 
 from qa.documents import SPACE, Document, boilerplate_spans, iter_lines
 from qa.documents.tables import LABEL_SEP
+from qa.sentences import CLOSERS, TERMINATORS, Sentence, split_sentences
+
+__all__ = ["HEADER_SECTION", "Chunk", "Sentence", "chunk_document", "split_sentences"]
 
 #: Section label of the chunks made from the metadata header (``[0, body_start)``).
 HEADER_SECTION = "文档信息"
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence: ``doc.text[start:end] == text`` (characters, half-open)."""
-
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -74,125 +67,6 @@ class Chunk:
 
 # --------------------------------------------------------------------------- sentences
 
-#: Full-width and half-width sentence ends. ``；``/``;`` end a sentence too: in
-#: Chinese reports they separate complete clauses (``增长10.1%;地方财政…``).
-_TERMINATORS = "。！？；!?;"
-#: Terminators after which a closing quote ends the sentence (not ``；``).
-_STRONG = "。！？!?．."
-#: Closing quotes and brackets kept with the sentence they follow.
-_CLOSERS = "”’」』）)】》〉"
-_QUOTES = {"“": "”", "「": "」", "『": "』"}
-_ABBREVIATIONS = frozenset("mr mrs ms dr prof no vs etc e.g i.e co ltd inc st fig".split())
-_URLISH = re.compile(r"[A-Za-z0-9/=&%#_~+\-]")
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
-    """Sentences of ``text[start:end]`` with offsets into ``text`` (characters, half-open).
-
-    A sentence ends after ``。！？；`` or half-width ``!?;``, together with any
-    closing quotes/brackets and further terminators right after it
-    (``。”``, ``！）``, ``？！``); after ``.``/``．`` only when it is not part of a
-    number (``60.3``), a list marker (``1.``), an abbreviation (``Mr.``, ``U.S.``)
-    or a URL. A newline always ends a sentence. Nothing inside a balanced
-    ``“…”``/``「…」``/``『…』`` (or straight ``"…"``) on the same line is split;
-    a quote closing right after ``。！？`` ends the sentence. Percentages and
-    dates (``2024-03-21``) contain no terminator and are never cut. Whitespace
-    around sentences is not part of them; blank sentences are dropped.
-
-    Raises:
-        ValueError: ``start``/``end`` outside ``0 <= start <= end <= len(text)``.
-    """
-    end = len(text) if end is None else end
-    if not 0 <= start <= end <= len(text):
-        raise ValueError(f"need 0 <= start <= end <= len(text)={len(text)}, got {start}, {end}")
-    out: list[Sentence] = []
-    seg = start
-    i = start
-    expect: list[str] = []  # closing quotes awaited, innermost last
-    while i < end:
-        c = text[i]
-        if c == "\n":
-            _emit(text, seg, i, out)
-            seg, i, expect = i + 1, i + 1, []
-            continue
-        if expect and c == expect[-1]:
-            expect.pop()
-            if not expect and i > start and text[i - 1] in _STRONG:
-                j = _absorb(text, i + 1, end)
-                _emit(text, seg, j, out)
-                seg = i = j
-                continue
-        elif c in _QUOTES and _QUOTES[c] not in expect and _closes(text, i, end, _QUOTES[c]):
-            expect.append(_QUOTES[c])
-        elif c == '"' and _closes(text, i, end, '"'):
-            expect.append('"')
-        elif not expect and _is_terminator(text, i, start, end):
-            j = _absorb(text, i + 1, end)
-            _emit(text, seg, j, out)
-            seg = i = j
-            continue
-        i += 1
-    _emit(text, seg, end, out)
-    return out
-
-
-def _closes(text: str, i: int, end: int, closer: str) -> bool:
-    """Does ``closer`` occur after ``i`` on the same line, before ``end``?"""
-    nl = text.find("\n", i + 1, end)
-    return text.find(closer, i + 1, end if nl < 0 else nl) >= 0
-
-
-def _absorb(text: str, j: int, end: int) -> int:
-    """Skip closing quotes/brackets and repeated terminators after a sentence end."""
-    while j < end and (text[j] in _CLOSERS or text[j] in _TERMINATORS or text[j] == "…"):
-        j += 1
-    return j
-
-
-def _is_terminator(text: str, i: int, start: int, end: int) -> bool:
-    c = text[i]
-    if c in "。！？；":
-        return True
-    prev = text[i - 1] if i > start else ""
-    nxt = text[i + 1] if i + 1 < end else ""
-    if (
-        c in "!?;"
-        and prev
-        and nxt
-        and _URLISH.match(prev)
-        and _URLISH.match(nxt)
-        and prev.isascii()
-    ):
-        return False  # inside a URL or code: ``?infoid=5665``
-    if c in "!?;":
-        return True
-    if c not in ".．":
-        return False
-    if nxt in ".．" or (prev.isdigit() and nxt and nxt not in SPACE):
-        return False  # ellipsis, decimal ``60.3``, list marker ``2.提升``
-    if nxt and not (nxt in SPACE or nxt in _CLOSERS or _is_cjk(nxt)):
-        return False  # ``e.g.x``, ``file.txt``
-    m = re.search(r"([A-Za-z][A-Za-z.]*)$", text[max(start, i - 8) : i])
-    word = m.group(1) if m else ""
-    if word and (len(word) == 1 or "." in word or word.lower() in _ABBREVIATIONS):
-        return False  # ``U.S.``, ``Mr.``
-    return True
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
-def _emit(text: str, s: int, e: int, out: list[Sentence]) -> None:
-    while s < e and text[s] in SPACE + "\n":
-        s += 1
-    while e > s and text[e - 1] in SPACE + "\n":
-        e -= 1
-    if s < e:
-        out.append(Sentence(s, e, text[s:e]))
-
-
-# --------------------------------------------------------------------------- headings
 
 _NUM = "一二三四五六七八九十百零〇两"
 #: Numbered heading markers and their rank (smaller is higher in the outline),
@@ -240,7 +114,7 @@ def _is_standalone_heading(s: str) -> bool:
     return (
         _marker_rank(s) is not None
         and len(s) <= HEADING_MAX_CHARS
-        and not any(ch in _TERMINATORS for ch in s[:-1])
+        and not any(ch in TERMINATORS for ch in s[:-1])
     )
 
 
@@ -280,7 +154,7 @@ def _heading(text: str, b: _Block) -> tuple[int, int, str] | None:
     first = split_sentences(text, b.start, b.end)[0]
     if (
         first.end - first.start <= HEADING_MAX_CHARS
-        and first.text[-1] in _TERMINATORS
+        and first.text[-1] in TERMINATORS
         and first.end < b.end
     ):
         return rank, first.end, first.text
@@ -310,8 +184,8 @@ def _topic(sentences: list[Sentence]) -> str:
 
 
 def _ends_sentence(s: str) -> bool:
-    s = s.rstrip(_CLOSERS)
-    return bool(s) and s[-1] in _TERMINATORS
+    s = s.rstrip(CLOSERS)
+    return bool(s) and s[-1] in TERMINATORS
 
 
 def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
