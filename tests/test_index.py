@@ -431,7 +431,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_index import HashEncoder
-import qa.cli as cli
+from qa.cli import common, main
 
 class Waiting(HashEncoder):
     def encode_passages(self, texts, batch_size=32, show_progress=False):
@@ -441,8 +441,8 @@ class Waiting(HashEncoder):
             time.sleep(0.05)
         return super().encode_passages(texts, batch_size, show_progress)
 
-cli._load_encoder = lambda model, settings: Waiting()
-sys.exit(cli.main(["index", "add", {path!r}, "--index", {index!r}, "--no-progress"]))
+common.load_encoder = lambda model, settings: Waiting()
+sys.exit(main(["index", "add", {path!r}, "--index", {index!r}, "--no-progress"]))
 """
 
 

@@ -82,6 +82,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
-
-if __name__ == "__main__":
-    sys.exit(main())
