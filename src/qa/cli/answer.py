@@ -66,11 +66,6 @@ def _run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- qa model
-
-
-
-
 def add_ask_command(subparsers) -> None:
     ask = subparsers.add_parser(
         "ask", help="answer a question with a cited span",
@@ -130,11 +125,6 @@ def _run_ask(args: argparse.Namespace) -> int:
     if answer.alternatives:
         print("其他候选: " + "；".join(f"{a.text} ({a.confidence:.2f})" for a in answer.alternatives))
     return 0
-
-
-# --------------------------------------------------------------------------- qa serve
-
-
 
 
 def add_figures_command(subparsers) -> None:

@@ -36,9 +36,6 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-
 def settings_from(args: argparse.Namespace):
     """Settings from defaults, ``QA_*`` variables and the flags present on ``args``."""
     from qa.config import Settings

@@ -54,9 +54,6 @@ def _load_documents(paths: Sequence[str], strict: bool = False, verb: str = "ind
     return loaded
 
 
-# --------------------------------------------------------------------------- qa index
-
-
 def add_index_command(subparsers) -> None:
     index = subparsers.add_parser("index", help="build, extend or describe the index",
                                   description="Build, extend or describe the persisted index.")

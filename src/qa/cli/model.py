@@ -66,11 +66,6 @@ def _run_model_info(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- qa ask
-
-
-
-
 def add_serve_command(subparsers) -> None:
     serve = subparsers.add_parser(
         "serve", help="answer questions over HTTP (JSON), in one process or on Ray Serve replicas",
