@@ -149,6 +149,3 @@ def _run_figures(args: argparse.Namespace) -> int:
     assistant = Assistant(settings_from(args).replace(reader="rules")).warm_up(progress=True)
     print(format_figures(assistant.figures(query=args.query, period=args.period), fmt=args.format))
     return 0
-
-
-# --------------------------------------------------------------------------- parser and entry point

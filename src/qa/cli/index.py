@@ -186,6 +186,3 @@ def _run_index_info(args: argparse.Namespace) -> int:
     for doc in info["documents"]:
         print(f"  {doc['id']}  {doc['chunks']:>4} chunks  {doc['title']}  {doc['path']}")
     return 0
-
-
-# --------------------------------------------------------------------------- qa search

@@ -126,6 +126,3 @@ def _run_serve(args: argparse.Namespace) -> int:
     finally:
         service.stop()
     return 0
-
-
-# --------------------------------------------------------------------------- qa figures
