@@ -627,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Answering through the qa API at {args.backend}", flush=True)
     else:
         print(f"Loading the model and the index from {settings.index_dir} "
-              "(built on first run: about half a minute on 2 cores)…", flush=True)
+              "(built on first run: about a minute on 2 cores)…", flush=True)
     try:
         if args.backend:
             assistant = RemoteAssistant(args.backend, settings=settings).warm_up()
