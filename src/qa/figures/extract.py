@@ -161,7 +161,7 @@ def _row_label(text: str, pos: int) -> tuple[int, int]:
     sep = text.find(LABEL_SEP, line, pos)
     if sep < 0:
         return -1, -1
-    start = line + _LABEL_LEAD.match(text, line, sep).end() - line
+    start = _LABEL_LEAD.match(text, line, sep).end()
     end = sep
     while end > start and text[end - 1].isspace():
         end -= 1
