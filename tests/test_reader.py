@@ -226,7 +226,7 @@ def test_span_reader_alone_answers_with_the_span_of_the_passage_most_likely_to_a
     assert ask(reader, passages, "商会企业与哪个村结对共建？").abstained  # no span reader: nothing to say
 
 
-def test_a_table_value_is_answered_as_printed_in_its_cell_and_prose_keeps_its_unit():
+def test_a_table_value_is_answered_as_printed_when_the_question_names_its_unit():
     from qa.reader.candidates import as_printed_end
 
     text = ("表1 2023年主要工业产品产量\n黄金｜产量：5120.50千克；比上年增长：23.9%\n"
@@ -237,7 +237,9 @@ def test_a_table_value_is_answered_as_printed_in_its_cell_and_prose_keeps_its_un
     assert doc.text[table.citation.start:table.citation.end] == "5120.50"
     assert "5120.50千克" in table.sentence  # the cited row still shows it
     figures = {f.text: f for p in passages for f in reader.generator.figures_in(p.chunk)}
-    assert doc.text[figures["23.9%"].start:as_printed_end(doc.text, figures["23.9%"])] == "23.9%"  # % is printed
+    assert doc.text[figures["23.9%"].start:as_printed_end(doc.text, figures["23.9%"], "增长多少%")] == "23.9%"
+    # a question that does not name the unit gets it with the number
+    assert ask(reader, passages, "黄金产量是多少？").text == "5120.50千克"
     prose = ask(reader, passages, "2023年白银产量是多少千克？")
     assert prose.text == "4131.71千克"
 

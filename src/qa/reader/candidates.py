@@ -207,7 +207,7 @@ class CandidateGenerator:
             type_fit = _figure_type_fit(q, fig, years, pub_year)
             fit = 0.25 * closeness + 0.3 * restatement + 0.45 * type_fit
             parts = (("closeness", closeness), ("restated", restatement), ("type_fit", type_fit))
-            out.append(Candidate(passage.chunk, fig.start, as_printed_end(doc.text, fig), sentence, fit, support,
+            out.append(Candidate(passage.chunk, fig.start, as_printed_end(doc.text, fig, q.match_text), sentence, fit, support,
                                  "figure", figure=fig, parts=parts))
         return out
 
@@ -464,18 +464,21 @@ def _agree(found: list[Candidate], neural: list[Candidate]) -> list[Candidate]:
 
 
 
-def as_printed_end(text: str, fig: Figure) -> int:
+def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
     """End offset of ``fig``'s answer span: the value as printed in its source.
 
     On a table row (``label｜header：value unit；…``, :mod:`qa.documents.tables`) a
     unit other than ``%``/``‰`` was attached by the table reader from a header, a
-    unit column or a caption: the cell itself holds the bare number
-    (``黄金｜产量：4131.71千克`` answers ``4131.71``; the unit stays in the cited row).
-    Everywhere else the figure's own end (number, qualifier and unit as written).
+    unit column or a caption: the cell itself holds the bare number, which answers a
+    ``question`` that names the unit (``黄金产量是多少千克？`` → ``4131.71``; the unit
+    stays in the cited row). A question that does not name it gets the unit
+    (``…是多少？`` → ``4131.71千克``), as everywhere else: the figure's own end
+    (number, qualifier and unit as written).
     """
     line_start = text.rfind("\n", 0, fig.start) + 1
     on_table_row = LABEL_SEP in text[line_start:fig.start]
-    if on_table_row and fig.unit and fig.unit not in ("%", "‰") and text[fig.start:fig.end].endswith(fig.unit):
+    if (on_table_row and fig.unit and fig.unit not in ("%", "‰") and fig.unit in question
+            and text[fig.start:fig.end].endswith(fig.unit)):
         return fig.end - len(fig.unit)
     return fig.end
 
