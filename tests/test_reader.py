@@ -352,7 +352,8 @@ def test_a_number_in_the_question_matches_only_a_whole_number(text, term, found)
 RANKS = (
     "一、2023年工作回顾\n"
     "第一产业增加值5亿元。南京在科研城市榜单中位居全球第五,在创新指数中排名第21位。"
-    "本区第六次荣获全国科技进步先进区称号,第三批试点通过验收。\n"
+    "本区第六次荣获全国科技进步先进区称号,第三批试点通过验收。"
+    "工业增加值在第三季度增长最快,全区综合考核位居全市第二。\n"
 )
 
 
@@ -360,6 +361,8 @@ RANKS = (
     ("南京在科研城市榜单中排名全球第几？", "第五"),
     ("南京在创新指数中排第几位？", "第21位"),
     ("本区是第几次荣获全国科技进步先进区称号？", "第六次"),
+    ("工业增加值在第几季度增长最快？", "第三季度"),  # a series word must follow and is kept
+    ("全区综合考核位居全市第几名？", "第二"),  # a ranking: the bare position answers 第几名
 ])
 def test_rank_questions_answer_the_position(question, expected):
     doc, reader, passages = make_reader(RANKS)

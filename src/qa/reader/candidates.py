@@ -65,6 +65,8 @@ _YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.
 _CN = "零一二三四五六七八九十"
 #: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
 _RANK_NUMBER = re.compile(r"第(?:[〇零一二两三四五六七八九十百]+|\d+)")
+#: The word after ``第几`` in a rank question: a series (``次``, ``批``, ``季度``) or a ranking (``名``, ``位``).
+_RANK_WORD = re.compile(r"第几(季度|次|批|届|轮|期|号|季|名|位|个|项|条|天|周)?")
 #: Bounds of the cross-lingual re-ranking (:meth:`CandidateGenerator._rerank_semantic`): the
 #: candidates re-ranked, and the characters encoded of each clause and of the question.
 SEMANTIC_CANDIDATES = 40
@@ -265,20 +267,24 @@ class CandidateGenerator:
     def _ranks(self, q, units, passage, doc, support) -> list[Candidate]:
         """Positions ``第N`` in the passage (kind ``item``), by closeness of the question words.
 
-        With a measure word in the question (``第几次``) only ``第N次`` counts and the span
-        keeps it; otherwise ``位``/``名`` after the number is kept (``第21位``) and a
-        ``第N`` that starts another word (``第一产业``, ``第三批``) is not a rank."""
+        A series word after ``第几`` in the question (``第几次``, ``第几批``, ``第几季度``)
+        must follow the number too, and the span keeps it (``第六次``). A ranking
+        (``排第几``, ``第几名``, ``第几位``) takes a bare ``第N`` or one with ``位``/``名``
+        (kept: ``第21位``); a ``第N`` that starts another word (``第一产业``, ``第三批``)
+        is not a rank."""
+        asked = _RANK_WORD.search(q.match_text)
+        series = asked.group(1) if asked and asked.group(1) not in ("名", "位") else ""
         out = []
         chunk = passage.chunk
         for m in _RANK_NUMBER.finditer(chunk.text):
-            after = chunk.text[m.end():m.end() + 1]
-            if q.unit_hint:
-                if after != q.unit_hint:
+            rest = chunk.text[m.end():m.end() + 2]
+            if series:
+                if not rest.startswith(series):
                     continue
+                end = m.end() + len(series)
+            elif rest[:1] in ("位", "名"):
                 end = m.end() + 1
-            elif after in ("位", "名"):
-                end = m.end() + 1
-            elif re.fullmatch(r"[\u3400-\u9fff]", after) and after not in "的、":
+            elif re.match(r"[\u3400-\u9fff]", rest) and rest[0] not in "的、":
                 continue
             else:
                 end = m.end()
