@@ -21,7 +21,14 @@ from formats_fixtures import (
 
 from qa.chunking import chunk_document
 from qa.documents import DocumentError, load_document, page_of, page_starts, read_documents
-from qa.documents.tables import caption_unit, close_up_spacing, split_header, table_lines, text_row
+from qa.documents.tables import (
+    caption_unit,
+    close_up_spacing,
+    row_label_span,
+    split_header,
+    table_lines,
+    text_row,
+)
 from qa.figures import extract_figures
 
 pytest.importorskip("pdfplumber")
@@ -214,3 +221,12 @@ def test_letter_spaced_headings_are_closed_up():
     assert close_up_spacing("八、金 融") == "八、金融"
     assert close_up_spacing("全年 地区生产总值 增长") == "全年 地区生产总值 增长"  # pieces too long
     assert close_up_spacing("2019 年 8 月") == "2019 年 8 月"
+
+
+def test_row_label_span_finds_the_label_of_a_table_row():
+    text = "全年产量增长5%。\n黄金｜产量：4131.71千克；比上年增长：23.9%\n"
+    line = text.index("黄金")
+    assert row_label_span(text, text.index("4131")) == (line, line + 2)
+    assert row_label_span(text, text.index("23.9")) == (line, line + 2)
+    assert row_label_span(text, text.index("5%")) is None  # prose
+    assert row_label_span(text, line + 1) is None  # inside the label, not its values

@@ -88,8 +88,8 @@ _DATE = re.compile(r"哪天|哪一天|何时|什么时候|什么时间|日期|�
 _LIST = re.compile(r"哪些|哪几|有哪|which (?:\w+ )?(?:are|were)|list", re.I)
 _ENTITY = re.compile(r"哪个|哪家|哪里|哪儿|哪位|哪两|哪一|谁|叫什么|名字|名称|who|which|where|what is the name", re.I)
 #: A question for a position in a ranking or a series (``排第几``, ``第几次``, ``名次``);
-#: its measure word, if any, is :attr:`Question.unit_hint`.
-_RANK = re.compile(r"第几|排名多少|排多少名|名次|位次")
+#: group 1: the word after ``第几``, a series (``次``, ``批``, ``季度``) or a ranking (``名``, ``位``).
+RANK_QUESTION = re.compile(r"第几(季度|次|批|届|轮|期|号|季|名|位|个|项|条|天|周)?|排名多少|排多少名|名次|位次")
 _ORDINAL = re.compile(r"第([一二三四五六七八九十]|\d+)(?:个|项|条|点|方面)?")
 _META = re.compile(
     r"(?:这份|本|该|此)?(?:文件|文档|文章|报告|通知)(?:是)?(?:哪天|何时|什么时候|哪一天|由谁|哪个|谁)?"
@@ -262,7 +262,7 @@ def analyze(question: str) -> Question:
         answer_type = "meta"
     elif _DATE.search(text):  # before ordinals: 第十五届…第三次会议是哪天开的
         answer_type = "date"
-    elif _RANK.search(text):
+    elif RANK_QUESTION.search(text):
         answer_type = "rank"
     elif ordinal and re.search(r"什么|哪|是", text[ordinal.end():]):
         answer_type = "ordinal"

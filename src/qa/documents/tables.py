@@ -31,6 +31,15 @@ LABEL_SEP = "｜"
 VALUE_SEP = "；"
 
 
+def row_label_span(text: str, pos: int) -> tuple[int, int] | None:
+    """``(line_start, separator)`` of the table row (a line ``label｜values``) whose values
+    hold offset ``pos`` of ``text``: its label is ``text[line_start:separator]``; None
+    when ``pos`` is not in a table row's values."""
+    line = text.rfind("\n", 0, pos) + 1
+    sep = text.find(LABEL_SEP, line, pos)
+    return (line, sep) if sep >= 0 else None
+
+
 _SPACED = re.compile(r"[\u4e00-\u9fff、（）()]+(?: [\u4e00-\u9fff]{1,2})+")
 
 

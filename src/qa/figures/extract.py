@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from qa.documents import Document
-from qa.documents.tables import LABEL_SEP
+from qa.documents.tables import row_label_span
 from qa.figures.numbers import _quote_mask, _scan
 from qa.figures.periods import (
     ReportFrame,
@@ -157,10 +157,10 @@ def _row_label(text: str, pos: int) -> tuple[int, int]:
     :mod:`qa.documents.tables`) when ``pos`` lies in its values, without a leading code,
     ``其中：`` or list number (``208 05 行政事业单位养老支出`` → ``行政事业单位养老支出``);
     ``(-1, -1)`` off a table line or for an empty label."""
-    line = text.rfind("\n", 0, pos) + 1
-    sep = text.find(LABEL_SEP, line, pos)
-    if sep < 0:
+    row = row_label_span(text, pos)
+    if row is None:
         return -1, -1
+    line, sep = row
     start = _LABEL_LEAD.match(text, line, sep).end()
     end = sep
     while end > start and text[end - 1].isspace():

@@ -32,9 +32,9 @@ import numpy as np
 
 from qa.chunking import Chunk, Sentence
 from qa.documents import Document
-from qa.documents.tables import LABEL_SEP
+from qa.documents.tables import row_label_span
 from qa.figures import Figure
-from qa.question import Question
+from qa.question import RANK_QUESTION, Question
 from qa.reader.evidence import LexicalEvidence
 from qa.reader.records import Candidate
 from qa.reader.spans import (
@@ -65,8 +65,6 @@ _YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.
 _CN = "零一二三四五六七八九十"
 #: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
 _RANK_NUMBER = re.compile(r"第(?:[〇零一二两三四五六七八九十百]+|\d+)")
-#: The word after ``第几`` in a rank question: a series (``次``, ``批``, ``季度``) or a ranking (``名``, ``位``).
-_RANK_WORD = re.compile(r"第几(季度|次|批|届|轮|期|号|季|名|位|个|项|条|天|周)?")
 #: Bounds of the cross-lingual re-ranking (:meth:`CandidateGenerator._rerank_semantic`): the
 #: candidates re-ranked, and the characters encoded of each clause and of the question.
 SEMANTIC_CANDIDATES = 40
@@ -272,8 +270,9 @@ class CandidateGenerator:
         (``排第几``, ``第几名``, ``第几位``) takes a bare ``第N`` or one with ``位``/``名``
         (kept: ``第21位``); a ``第N`` that starts another word (``第一产业``, ``第三批``)
         is not a rank."""
-        asked = _RANK_WORD.search(q.match_text)
-        series = asked.group(1) if asked and asked.group(1) not in ("名", "位") else ""
+        asked = RANK_QUESTION.search(q.match_text)
+        word = (asked.group(1) or "") if asked else ""
+        series = "" if word in ("名", "位") else word
         out = []
         chunk = passage.chunk
         for m in _RANK_NUMBER.finditer(chunk.text):
@@ -481,8 +480,7 @@ def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
     (``…是多少？`` → ``4131.71千克``), as everywhere else: the figure's own end
     (number, qualifier and unit as written).
     """
-    line_start = text.rfind("\n", 0, fig.start) + 1
-    on_table_row = LABEL_SEP in text[line_start:fig.start]
+    on_table_row = row_label_span(text, fig.start) is not None
     if (on_table_row and fig.unit and fig.unit not in ("%", "‰") and fig.unit in question
             and text[fig.start:fig.end].endswith(fig.unit)):
         return fig.end - len(fig.unit)
