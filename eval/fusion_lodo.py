@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python eval/fusion_lodo.py                           # in-memory index: shipped corpus + ../shared/corpus-extra
     python eval/fusion_lodo.py --index /path/to/index    # an index that holds the questions' documents
+    python eval/fusion_lodo.py --data A.jsonl B.jsonl --index DIR_A --index DIR_B   # one index per file
 
 Every judged question of ``eval/seed_qa.jsonl`` and ``eval/extra_qa.jsonl`` is
 searched the way ``qa ask`` searches it (follow-ups rewritten, restricted to the
@@ -35,7 +36,9 @@ def main(argv=None) -> int:
     from qa.retrieval.fit import DEFAULT_C
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", help="index holding the questions' documents (default: build in memory)")
+    parser.add_argument("--index", action="append",
+                        help="index holding the questions' documents; repeat it to pair one with each "
+                             "--data file in order (default: build in memory)")
     parser.add_argument("--extra", nargs="*", default=list(DEFAULT_EXTRA))
     parser.add_argument("--data", nargs="+", default=list(DEFAULT_DATA))
     parser.add_argument("--c", type=float, default=DEFAULT_C)
@@ -59,11 +62,13 @@ def main(argv=None) -> int:
         rank_table,
     )
 
-    retriever, by_file, ranks = measure(args)
+    retrievers, by_file, ranks = measure(args)
+    retriever = retrievers[0]
     queries = [q for qs in by_file.values() for q in qs]
     ranks["shipped"] = model_ranks(queries, retriever.fusion)
+    sizes = {id(r): (len(r.index.documents), len(r.index)) for r in retrievers}
     tables = print_tables(by_file, ranks, [*METHODS, "shipped"],
-                          f" over {len(retriever.index.documents)} documents ({len(retriever.index)} chunks); "
+                          f" over {' + '.join(f'{d} documents ({n} chunks)' for d, n in sizes.values())}; "
                           "hybrid-new leave-one-document-out, shipped in-sample")
 
     seed = next((p for p in by_file if p.endswith("seed_qa.jsonl")), None)

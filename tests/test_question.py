@@ -34,6 +34,8 @@ def test_answer_types():
     assert analyze("南京排名全球第几？").answer_type == "rank"
     assert analyze("是第几次荣获该称号？").unit_hint == "次"
     assert analyze("第十五届人大第三次会议是哪天开的？").answer_type == "date"
+    assert analyze("2022年统计公报是哪个月发布的？").answer_type == "date"
+    assert analyze("新馆是哪一年建成的？").answer_type == "date"
     assert analyze("2024年要推进哪些社区创建第八批未来社区？").answer_type == "list"
     assert analyze("商会企业与哪个村结对共建？").answer_type == "entity"
     assert analyze("How many childcare places were added in 2023?").answer_type == "quantity"

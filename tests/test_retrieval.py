@@ -310,3 +310,30 @@ def test_scope_keeps_search_in_the_documents_the_question_names():
         passages = search.search(query, k=5, retriever=retriever, doc_ids=search.scope(query))
         assert passages and {p.chunk.doc_id for p in passages} == {"hl19"}
     assert {p.chunk.doc_id for p in search.search(query, k=5)} >= {"hl18", "hl19"}  # unscoped
+
+
+def test_part_years_follow_each_bulletin_of_a_compilation():
+    from qa.chunking import chunk_document
+    from qa.retrieval.scope import part_years
+
+    text = ("南京市2024年统计公报\n南京市统计局\n2025年3月\n2024年全市经济稳中有进。\n一、综合\n"
+            "全年实现地区生产总值18500.81亿元。\n南京市统计局\n2024年3月\n2023年是开局之年。\n一、综合\n"
+            "全年实现地区生产总值17421.40亿元。")
+    doc = _doc("nj", "南京市2024年统计公报", text)
+    chunks = chunk_document(doc)
+    years = dict(zip((c.text for c in chunks), part_years(doc, chunks), strict=True))
+    assert years["一、综合\n全年实现地区生产总值18500.81亿元。"] == (2024, 2025)
+    assert years["一、综合\n全年实现地区生产总值17421.40亿元。"] == (2023, 2024)
+    # a work report given in 2019 reviews 2018 and plans 2019, in every chunk
+    report = SCOPE_DOCS[1]
+    assert set(part_years(report, chunk_document(report))) == {(2018, 2019)}
+
+    encoder = HashEncoder()
+    search = Retriever(Index.build([doc], encoder, Settings(), progress=False), encoder, Settings())
+    query = "南京市2023年地区生产总值是多少？"
+    found = search.candidates(query, encoder.encode_queries([query])[0])
+    by_text = {search.index.chunks[r].text: f for r, f in zip(found.rows.tolist(), found.features, strict=True)}
+    reviewed, planned = FEATURES.index("year_reviewed"), FEATURES.index("year_planned")
+    # the 2023 bulletin's chunk reviews 2023; the 2024 one reviews 2024 and plans 2025
+    later, earlier = by_text["一、综合\n全年实现地区生产总值18500.81亿元。"], by_text["一、综合\n全年实现地区生产总值17421.40亿元。"]
+    assert (later[reviewed], later[planned], earlier[reviewed], earlier[planned]) == (0, 0, 1, 0)

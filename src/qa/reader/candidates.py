@@ -35,6 +35,7 @@ from qa.documents import Document
 from qa.documents.tables import row_label_span
 from qa.figures import Figure
 from qa.question import RANK_QUESTION, Question
+from qa.reader.constraints import question_places
 from qa.reader.evidence import LexicalEvidence
 from qa.reader.records import Candidate
 from qa.reader.spans import (
@@ -129,14 +130,16 @@ class CandidateGenerator:
         overlaps carries that span's probability (``neural``, ``neural_iou``),
         and the neural spans are candidates of their own.
         """
-        units = self.evidence.units(q)
+        all_units = self.evidence.units(q)
+        places = [stem for stem, _ in question_places(q.match_text)]
         found: list[Candidate] = []
         views = [self._matching_view(p) for p in passages]
-        supports = [self.evidence.support(units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
+        supports = [self.evidence.support(all_units, p) * _rank_prior(rank) for rank, (_, p) in enumerate(views)]
         n = self.span_passages
         neural, answerable = self._neural(q, views[:n], supports[:n]) if self.spans else ([], {})
         for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
             start = len(found)
+            units = self.evidence.without_subject(all_units, _subject(doc), places)
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
             if q.answer_type == "quantity":
@@ -490,6 +493,11 @@ def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
 def _rank_prior(rank: int) -> float:
     """Mild preference for better-ranked passages: 1, 0.95, 0.9, … (floor 0.7)."""
     return max(0.7, 1.0 - 0.05 * rank)
+
+
+def _subject(doc: Document) -> str:
+    """What a document is about as a whole: its title, publisher and issuer (folded)."""
+    return fold(" ".join(filter(None, (doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("issuer", "")))))
 
 
 def _publication_year(doc: Document) -> int | None:

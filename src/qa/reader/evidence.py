@@ -20,6 +20,9 @@ from qa.question import Question
 from qa.reader.spans import CLAUSE_BREAKS, bigrams, contains, coverage, term_pattern
 from qa.retrieval import Passage
 
+#: Endings of organisation names (``司法局``, ``发展改革委``, ``人民政府``, ``街道办事处``).
+ORGANISATION_SUFFIXES = ("局", "厅", "委", "办", "政府", "办事处", "委员会", "街道")
+
 
 class LexicalEvidence:
     """IDF weights over a corpus of chunk texts, and the support and closeness read from them.
@@ -51,6 +54,28 @@ class LexicalEvidence:
     def units(self, q: Question) -> dict[str, float]:
         """Question content words → idf. English words are left to the dense retriever."""
         return {t: self.idf(t) for t in q.terms if not re.fullmatch(r"[a-z0-9]+", t)}
+
+    @staticmethod
+    def without_subject(units: dict[str, float], subject: str, places: Sequence[str] = ()) -> dict[str, float]:
+        """``units`` less the names of the document's own place and issuer.
+
+        A document's title and publisher (``上海市普陀区司法局`` … ``部门预算``)
+        hold for each of its sentences, which seldom repeat them
+        (``本部门政府采购预算…``). A question word found in ``subject`` that is
+        a place of the question (its stem in ``places``, see
+        :func:`qa.question.place_names`) or an organisation (ending in
+        :data:`ORGANISATION_SUFFIXES`) therefore does not decide which of the
+        document's spans is nearest to the question. Topic words of the title
+        (``固定资产投资``) still count: sentences differ by them. When no other
+        word would be left, ``units`` is returned.
+        """
+        def named(term: str) -> bool:
+            return term in subject and (term.endswith(ORGANISATION_SUFFIXES) or any(p in term for p in places))
+
+        if not subject:
+            return units
+        kept = {t: w for t, w in units.items() if not named(t)}
+        return kept if any(not t.isdigit() for t in kept) else units
 
     def support(self, units: dict[str, float], passage: Passage) -> float:
         """IDF-weighted share of question words found in the passage and its section path."""

@@ -19,7 +19,7 @@ from qa.retrieval.fusion import (
     default_fusion,
 )
 from qa.retrieval.records import Passage, Ranking, _top
-from qa.retrieval.scope import DocumentKeys, title_years
+from qa.retrieval.scope import DocumentKeys, part_years
 
 
 class Retriever:
@@ -45,7 +45,7 @@ class Retriever:
         self._idf: np.ndarray | None = None  # IDF per BM25 token id, computed on first use
         self._idf_unseen = 0.0
         self._keys: DocumentKeys | None = None
-        self._title_years: dict[str, set[int]] = {}
+        self._part_years: list[tuple[int | None, int | None]] = []  # per chunk row: (review, plan) year
         self._headings: list[str] = []  # per chunk row: its section path, joined
         self._doc_ids = np.empty(0, dtype=object)  # per chunk row: its document id
         self._sections = np.empty(0, dtype=object)  # per chunk row: document id + top-level heading
@@ -69,7 +69,14 @@ class Retriever:
         self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         self._idf_unseen = float(np.log1p((n_docs + 0.5) / 0.5))
         self._keys = DocumentKeys.from_documents(self.index.documents.values())
-        self._title_years = {d.id: title_years(d) for d in self.index.documents.values()}
+        by_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.index.chunks):
+            by_doc.setdefault(chunk.doc_id, []).append(row)
+        self._part_years = [(None, None)] * len(self.index.chunks)
+        for doc_id, rows in by_doc.items():
+            years = part_years(self.index.documents[doc_id], [self.index.chunks[r] for r in rows])
+            for row, frame in zip(rows, years, strict=True):
+                self._part_years[row] = frame
         self._headings = [" ".join(c.section_path) for c in self.index.chunks]
         self._doc_ids = np.asarray([c.doc_id for c in self.index.chunks], dtype=object)
         self._sections = np.asarray([f"{c.doc_id}\t{c.section_path[0] if c.section_path else ''}"
@@ -189,7 +196,8 @@ class Retriever:
 
     def _year_agreement(self, query: str, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 5)`` 0/1: the chunk's text or heading names a year of the query;
-        its report reviews one (is titled the year after); its report is titled one;
+        its report (its part of a compilation, :func:`~qa.retrieval.scope.part_years`) reviews
+        one; it plans one;
         its heading is a plan's (:data:`PLAN_HEADING`); its text states targets (:data:`TARGET_TEXT`)."""
         from qa.question import YEAR
 
@@ -200,10 +208,9 @@ class Retriever:
             return out
         for i, row in enumerate(rows.tolist()):
             chunk, heading = self.index.chunks[row], self._headings[row]
-            titled = self._title_years.get(chunk.doc_id, set())
+            review, plan = self._part_years[row]
             out[i, :3] = (any(str(y) in chunk.text or str(y) in heading for y in years),
-                          any(y + 1 in titled for y in years),
-                          any(y in titled for y in years))
+                          review in years, plan in years)
         return out
 
     # ---- search

@@ -3,7 +3,8 @@ publishers (:class:`DocumentKeys`, :func:`title_scope`), computed once per index
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -93,6 +94,34 @@ def title_years(document) -> set[int]:
         match = YEAR.match(str(document.metadata.get("date", "")))
         named = {int(match.group(1))} if match else set()
     return named
+
+
+def part_years(document, chunks: Sequence) -> list[tuple[int | None, int | None]]:
+    """For each of ``chunks`` (of ``document``): ``(review_year, plan_year)`` of its part.
+
+    The years come from :func:`qa.figures.periods.report_frame` (a 2019 work
+    report reviews 2018 and plans 2019; a 2023 bulletin reviews 2023). A
+    compilation of several years' bulletins in one file
+    (``南京市2021~2024年…统计公报汇总``) has one frame per part
+    (:func:`qa.figures.periods.part_frames`: a dateline followed by the year
+    before it), so a later part's chunks get that part's years, not the title's.
+    ``(None, None)`` when the document names no year.
+    """
+    from qa.figures.periods import part_frames, report_frame
+    from qa.script import fold
+
+    text = fold(document.text)
+    body_start = max(0, document.body_start)
+    headings = list(dict.fromkeys(h for c in chunks for h in c.section_path))
+    frame = report_frame(document.title or document.metadata.get("title", ""), document.metadata, text,
+                         body_start, headings)
+    parts = part_frames(frame, text, body_start)
+    starts = [start for start, _ in parts]
+    out = []
+    for chunk in chunks:
+        part = parts[bisect.bisect_right(starts, chunk.start) - 1][1]
+        out.append((part.review_year, part.plan_year))
+    return out
 
 
 def document_years(document) -> set[str]:
