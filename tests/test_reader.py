@@ -371,3 +371,46 @@ def test_rank_questions_answer_the_position(question, expected):
     # the position closest to the question's words first; 第一产业 and 第三批 are not ranks
     assert ranks[0] == expected
     assert "第一" not in ranks and "第三" not in ranks
+
+
+def test_question_context_leaves_the_class_noun_of_a_which_question_out():
+    from qa.reader.spans import question_context
+
+    question = "高阳县的集中供热项目是由哪家企业建设的？"
+    wh = question.index("哪家")
+    assert question_context(question, wh, wh + 2) == ("高阳县的集中供热项目是由", "建设的")
+
+
+def test_trim_question_context_cuts_the_questions_own_words_from_a_span():
+    from qa.reader.spans import trim_question_context
+
+    span = "自然人纳税人识别号为唯一标识"
+    assert trim_question_context(span, "个人纳税信用记录以", "作为唯一标识") == (0, 9)  # 自然人纳税人识别号
+    assert trim_question_context("作者张三", "这本书的作者", "") == (2, 4)
+    assert trim_question_context("张三", "这本书的作者", "") == (0, 2)  # nothing left to cut
+
+
+def test_place_in_span_takes_the_one_place_of_the_asked_kind():
+    from qa.reader.spans import place_in_span
+
+    assert place_in_span("据凯里市城市", "市") == (1, 4)
+    assert place_in_span("成吉思市新缔结友城关系", "市") == (0, 4)
+    assert place_in_span("凯里市和都匀市", "市") is None  # two: the span is a list
+    assert place_in_span("城市物价", "市") is None
+
+
+def test_which_city_question_is_answered_with_the_city():
+    from qa.chunking import Chunk
+    from qa.documents import Document
+    from qa.question import analyze
+    from qa.reader.candidates import CandidateGenerator
+    from qa.retrieval import Passage
+    from qa.sentences import split_sentences
+
+    text = "据凯里市城市物价抽样调查，居民消费价格比上年上涨1.5%。"
+    doc = Document("d1", "/tmp/d1.txt", "黔东南州统计公报", text)
+    chunk = Chunk(f"d1-0-{len(text)}", "d1", 0, len(text), text, (), 1, tuple(split_sentences(text, 0, len(text))))
+    generator = CandidateGenerator({"d1": doc}, [chunk], [])
+    q = analyze("居民消费价格涨幅是根据哪个城市的物价抽样调查得出的？")
+    spans = {text[c.start:c.end] for c in generator.candidates(q, [Passage(chunk, 1.0, {}, {})]) if c.kind == "span"}
+    assert "凯里市" in spans and "据凯里市城市" not in spans

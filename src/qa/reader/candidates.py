@@ -40,14 +40,18 @@ from qa.reader.evidence import LexicalEvidence
 from qa.reader.records import Candidate
 from qa.reader.spans import (
     NAME_WORDS,
+    PLACE_CLASSES,
     align,
     clause,
     coverage,
+    place_in_span,
+    question_context,
     restated,
     sentence_at,
     strip_time,
     trim,
     trim_punctuation,
+    trim_question_context,
     variants,
 )
 from qa.retrieval import Passage
@@ -59,8 +63,8 @@ _DATE = re.compile(
 )
 #: The question word a span stands for; ``为什么`` asks for a reason, which no span
 #: beside the question's words is (the neural reader and whole sentences answer it).
-_WH_SPAN = re.compile(
-    r"(?<!为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
+_WH_SPAN = re.compile(  # not 为什么 (why), but 列为/评为/作为…什么 (as what)
+    r"(?<!^为)(?<![^列作成称评定视名认]为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
 )
 _YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _CN = "零一二三四五六七八九十"
@@ -358,6 +362,7 @@ class CandidateGenerator:
             if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
                 head, right = words[0], right[len(words[0]):]
         name = any(w in q.match_text for w in NAME_WORDS)
+        suffixes = _asked_place(q.match_text, wh.start())
         out = []
         for sentence in passage.chunk.sentences:
             span = align(left, right, head, name, sentence)
@@ -367,6 +372,9 @@ class CandidateGenerator:
             if q.answer_type == "list" or "、" in doc.text[start:end]:
                 end = start + len(_LIST_TRAILER.sub("", doc.text[start:end]))
             start, end = trim(doc.text, start, end)
+            place = place_in_span(doc.text[start:end], suffixes) if suffixes else None
+            if place:
+                start, end = start + place[0], start + place[1]
             if end - start < 1 or end - start > 60:
                 continue
             fit = 0.5 + 0.5 * anchor
@@ -414,10 +422,29 @@ class CandidateGenerator:
             start, end = trim_punctuation(doc.text, chunk.start + pred.start, chunk.start + pred.end)
             if start >= end:
                 continue
+            start, end = self._shape(q, doc.text, start, end)
             fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
             out.append(Candidate(chunk, start, end, sentence_at(chunk, start), fit, support, "neural",
                                  rank=rank, neural=pred.probability, neural_iou=1.0))
         return out, answerable
+
+    @staticmethod
+    def _shape(q: Question, text: str, start: int, end: int) -> tuple[int, int]:
+        """A neural span without the question's own words at its edges
+        (:func:`~qa.reader.spans.trim_question_context`), and for ``哪个城市``-style
+        questions the one place name of the asked kind inside it
+        (:func:`~qa.reader.spans.place_in_span`). Figures and dates keep their shape."""
+        wh = _WH_SPAN.search(q.match_text)
+        if wh is None or q.answer_type in ("quantity", "date", "rank", "ordinal"):
+            return start, end
+        suffixes = _asked_place(q.match_text, wh.start())
+        if suffixes:
+            place = place_in_span(text[start:end], suffixes)
+            if place:
+                return start + place[0], start + place[1]
+        before, after = question_context(q.match_text, wh.start(), wh.end())
+        ds, de = trim_question_context(text[start:end], before, after)
+        return trim(text, start + ds, start + de) if (ds, de) != (0, end - start) else (start, end)
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
         """For questions without Chinese words: fit from the encoder's similarity
@@ -493,6 +520,13 @@ def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
 def _rank_prior(rank: int) -> float:
     """Mild preference for better-ranked passages: 1, 0.95, 0.9, … (floor 0.7)."""
     return max(0.7, 1.0 - 0.05 * rank)
+
+
+def _asked_place(question: str, wh_start: int) -> str:
+    """Suffixes of the place a ``哪个城市``-style question asks for (``市``), '' for other questions."""
+    asked = re.match(r"哪[一个座所]*", question[wh_start:])
+    rest = question[wh_start + asked.end():] if asked else ""
+    return next((PLACE_CLASSES[k] for k in sorted(PLACE_CLASSES, key=len, reverse=True) if rest.startswith(k)), "")
 
 
 def _subject(doc: Document) -> str:

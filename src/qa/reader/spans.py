@@ -38,6 +38,9 @@ def trim_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 CLAUSE_BREAKS = re.compile(r"[,，;；:：。]")
+_CLAUSE_OR_LINE = re.compile(r"[,，;；:：。\n]")
+#: Words that scope a figure to the report's whole year or area (``全年``, ``全市``, ``年末``).
+_SCOPE_WORDS = re.compile(r"全年|年末|年初|本年|当年|全(?:市|州|县|区|省|国|镇|乡|旗|盟|体)")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:（\s*）|\(\s*\))[是为,，\s]*")
 
 
@@ -87,11 +90,14 @@ def restated(question: str, text: str, fig: Figure) -> float:
     number opens the clause (``同比分别-6.2%、-19.3%``); the share is
     of its character bigrams found in the question. Questions usually restate
     the clause of the figure they ask for, so this separates figures that share
-    a sentence.
+    a sentence. The clause never reaches back over a line break (a heading above),
+    and the words that only scope a figure to the whole year or area
+    (:data:`_SCOPE_WORDS`: ``全年全市居民人均可支配收入``) are not counted: questions
+    rarely restate them, while qualifiers (``农村``, ``城镇``) tell figures apart.
     """
-    breaks = [m.end() for m in CLAUSE_BREAKS.finditer(text, max(0, fig.start - 40), fig.start)]
+    breaks = [m.end() for m in _CLAUSE_OR_LINE.finditer(text, max(0, fig.start - 40), fig.start)]
     clause = text[breaks[-1] if breaks else max(0, fig.start - 40):fig.start]
-    grams = set(bigrams(clause.strip())) or set(bigrams(fig.metric))
+    grams = set(bigrams(_SCOPE_WORDS.sub("", clause).strip())) or set(bigrams(fig.metric))
     if not grams:
         return 0.5
     return sum(g in question for g in grams) / len(grams)
@@ -221,3 +227,57 @@ def variants(text: str, start: int, end: int, question: str) -> list[tuple[int, 
             out.append((start, end + grow))
         break
     return [(s, e) for s, e in dict.fromkeys(out) if e - s >= 2 and (s, e) != (start, end)]
+
+
+#: Class nouns of a ``哪个…`` question that ask for a place (``哪个城市`` → a name ending in ``市``).
+PLACE_CLASSES = {"城市": "市", "地市": "市", "市": "市", "县": "县", "区县": "县区", "县区": "县区", "区": "区",
+                 "省": "省", "省份": "省", "镇": "镇", "乡镇": "乡镇", "街道": "街道", "村": "村"}
+
+
+def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:
+    """``(before, after)``: the question's words around its question word, the
+    class noun after ``哪个`` (``哪个项目`` → ``项目``) left out of ``after``, since
+    an answer may end in it (``滨河项目``)."""
+    after = question[wh_end:]
+    if question[wh_start] == "哪" and after:
+        import jieba
+
+        words = jieba.lcut(after)
+        if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
+            after = after[len(words[0]):]
+    return question[:wh_start], re.sub(r"[呢吗呀?？。!！\s]+$", "", after)
+
+
+def trim_question_context(span: str, before: str, after: str, keep: int = 2) -> tuple[int, int]:
+    """``(start, end)`` within ``span`` once the question's own words are cut from its edges.
+
+    A span proposed for ``…以什么作为唯一标识？`` may run on into the words the
+    question puts after its question word (``自然人纳税人识别号为唯一标识``) or
+    start with those it puts before (``作者张三`` for ``…的作者是谁``). The longest
+    end of at least 2 characters found in ``after`` (a start found in
+    ``before``) is cut, leaving at least ``keep`` characters; nothing is cut
+    otherwise.
+    """
+    start, end = 0, len(span)
+    for size in range(end - keep, 1, -1):
+        if span[end - size:end] in after:
+            end -= size
+            break
+    for size in range(end - start - keep, 1, -1):
+        if span[start:start + size] in before:
+            start += size
+            break
+    return start, end
+
+
+def place_in_span(span: str, suffixes: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the one place name in ``span`` that ends in one of
+    ``suffixes`` (``据凯里市城市`` → ``凯里市`` for ``市``), or None when there is
+    none or more than one."""
+    from qa.question import place_names
+
+    found = [p.word for p in place_names(span) if p.strong and p.word.endswith(tuple(suffixes))]
+    if len(found) != 1:
+        return None
+    at = span.find(found[0])
+    return (at, at + len(found[0])) if at >= 0 else None
