@@ -18,6 +18,7 @@ from qa.question import analyze
     ("年末银行里的存款有多少？", "年末金融机构存款余额有多少？"),
     ("2025年买公车和用公车的预算是多少？", "2025年公务用车购置及运行费的预算是多少？"),
     ("全县一共住了多少人？", "全县一共常住人口多少？"),
+    ("2024年老百姓人均能自由支配的收入有多少？", "2024年居民人均可支配收入有多少？"),
     ("What was the GDP in 2023?", "What was the GDP in 2023?"),  # English: the cross-lingual path
 ])
 def test_official_terms(question, rewritten):
