@@ -89,3 +89,16 @@ def test_clean_question_removes_lone_surrogates_noncharacters_and_marks():
     assert text == "托位 有多少 ？"
     assert text.encode("utf-8")
     assert clean_question("\ud800\x00", 500) == ("", "")
+
+
+@pytest.mark.parametrize(("question", "precision"), [
+    ("莱索托哪一年独立？", "year"),
+    ("广三铁路在哪年建成？", "year"),
+    ("2022年统计公报是哪个月发布的？", "month"),
+    ("第十五届人大第三次会议是哪天开的？", "day"),
+])
+def test_date_precision(question, precision):
+    from qa.question import date_precision
+
+    assert date_precision(question) == precision
+

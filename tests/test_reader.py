@@ -388,6 +388,12 @@ def test_trim_question_context_cuts_the_questions_own_words_from_a_span():
     assert trim_question_context(span, "个人纳税信用记录以", "作为唯一标识") == (0, 9)  # 自然人纳税人识别号
     assert trim_question_context("作者张三", "这本书的作者", "") == (2, 4)
     assert trim_question_context("张三", "这本书的作者", "") == (0, 2)  # nothing left to cut
+    # next to the question word, one character is enough: 受谁重用 / 以什么语言广播的电影频道
+    assert trim_question_context("受清太祖努尔哈赤", "索尼的父亲受", "重用过") == (1, 8)
+    assert trim_question_context("华语广播的电影频道", "一条以", "广播的电影频道") == (0, 2)
+    # an aligned span keeps a word the question names away from its question word
+    assert trim_question_context("普陀区真金路口", "普陀区新建工程位于", "", anywhere=False) == (0, 7)
+    assert trim_question_context("普陀区真金路口", "普陀区新建工程位于", "") == (3, 7)
 
 
 def test_place_in_span_takes_the_one_place_of_the_asked_kind():

@@ -84,3 +84,39 @@ def test_collect_labels_candidates_by_exact_match(assistant, gold, tmp_path):
     assert any(r.labels.any() for r in rows if r.answerable)
     scorer = fit_scorer(rows, "qa reader fit --data gold.jsonl", ["gold.jsonl"], "index", {})
     assert scorer.provenance["questions"] == 4 and scorer.provenance["leave_one_document_out"] is None
+
+
+def test_threshold_weighs_a_wrong_answer_against_an_abstention():
+    from qa.reader.fit import best_threshold
+    from qa.reader.scorer import Scorer
+
+    # one feature, identity scorer: p = σ(x); the rows' best probabilities are 0.9 (right),
+    # 0.3 (wrong) and 0.2 (unanswerable)
+    names = FEATURE_NAMES
+    coef = np.zeros(len(names))
+    coef[COLUMN] = 1.0
+    scorer = Scorer(names, np.zeros(len(names)), np.ones(len(names)), coef, 0.0, 0.5, {})
+
+    def row(qid, p, right, answerable=True):
+        features = np.zeros((1, len(names)))
+        features[0, COLUMN] = np.log(p / (1 - p))
+        return QuestionRows(qid, "figure", "d", answerable, ["t"], features, np.array([right]))
+
+    # best probabilities: a 0.9 right, b 0.6 wrong, c 0.5 right, e 0.2 unanswerable
+    rows = [row("a", 0.9, True), row("b", 0.6, False), row("c", 0.5, True), row("e", 0.2, False, answerable=False)]
+    # counting right questions only, answering down to c (and b with it) pays: 3 against 2
+    assert 0.2 < best_threshold(scorer, rows, wrong_cost=0.0) <= 0.5
+    # when a wrong answer costs 1.5, answering b and c (+1 - 1.5) does not: only a is answered
+    assert 0.6 < best_threshold(scorer, rows, wrong_cost=1.5) <= 0.9
+
+
+def test_refitting_loads_a_scorer_made_for_other_features():
+    from qa.reader.scorer import Scorer, ScorerError, refitting
+
+    data = Scorer.load().to_dict()
+    data["features"]["renamed_feature"] = data["features"].pop(FEATURE_NAMES[-1])
+    with pytest.raises(ScorerError, match="extra \\['renamed_feature'\\]"):
+        Scorer.from_dict(data)
+    with refitting():
+        scorer = Scorer.from_dict(data)
+    assert scorer.feature_names == FEATURE_NAMES and scorer.coef[-1] == 0.0

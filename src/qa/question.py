@@ -85,6 +85,21 @@ _PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖�
 _CHANGE = re.compile(r"同比|增长|上涨|涨了|涨幅|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
 _TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|要新建|要推进|要|将|target|plan|goal|aim", re.I)
 _DATE = re.compile(r"哪天|哪一天|哪日|何时|什么时候|什么时间|日期|哪年|哪一年|哪个年份|什么年份|哪个月|哪一个月|哪月|几月|几号|起止时间|when|what date|which year", re.I)
+#: The precision a date question asks for: a year (``哪一年``), a month (``哪个月``), else a day.
+_YEAR_ASKED = re.compile(r"哪一?年|几几年|什么年份|哪个年份|哪一年份|which year", re.I)
+_MONTH_ASKED = re.compile(r"哪一?个?月(?!\d)|几月|what month", re.I)
+
+
+def date_precision(text: str) -> str:
+    """``year``, ``month`` or ``day``: how precise a date the question ``text`` asks for
+    (``莱索托哪一年独立？`` → ``year``; ``…公报是哪个月发布的？`` → ``month``; ``哪天`` → ``day``)."""
+    if _YEAR_ASKED.search(text):
+        return "year"
+    if _MONTH_ASKED.search(text):
+        return "month"
+    return "day"
+
+
 _LIST = re.compile(r"哪些|哪几|有哪|which (?:\w+ )?(?:are|were)|list", re.I)
 _ENTITY = re.compile(r"哪个|哪家|哪里|哪儿|哪位|哪两|哪一|谁|叫什么|名字|名称|who|which|where|what is the name", re.I)
 #: A question for a position in a ranking or a series (``排第几``, ``第几次``, ``名次``);

@@ -34,7 +34,7 @@ from qa.chunking import Chunk, Sentence
 from qa.documents import Document
 from qa.documents.tables import row_label_span
 from qa.figures import Figure
-from qa.question import RANK_QUESTION, Question
+from qa.question import RANK_QUESTION, Question, date_precision
 from qa.reader.constraints import question_places
 from qa.reader.evidence import LexicalEvidence
 from qa.reader.records import Candidate
@@ -66,7 +66,6 @@ _DATE = re.compile(
 _WH_SPAN = re.compile(  # not 为什么 (why), but 列为/评为/作为…什么 (as what)
     r"(?<!^为)(?<![^列作成称评定视名认]为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
 )
-_YEAR_QUESTION = re.compile(r"哪一?年|几几年|什么年份|which year", re.I)
 _CN = "零一二三四五六七八九十"
 #: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
 _RANK_NUMBER = re.compile(r"第(?:[〇零一二两三四五六七八九十百]+|\d+)")
@@ -303,14 +302,16 @@ class CandidateGenerator:
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:
         """Dates in the passage, by closeness of the question words; only the year
-        when the question asks which year (``哪一年``)."""
+        (the year and month) when the question asks which year (which month)."""
         out = []
-        year_only = bool(_YEAR_QUESTION.search(q.match_text))
+        precision = date_precision(q.match_text)
         for m in _DATE.finditer(passage.chunk.text):
             start = passage.chunk.start + m.start()
             text = m.group(0).rstrip()
-            if year_only:
+            if precision == "year":
                 text = text[:text.index("年") + 1] if "年" in text else text[:4]
+            elif precision == "month" and "月" in text:
+                text = text[:text.index("月") + 1]
             sentence = sentence_at(passage.chunk, start)
             closeness = self.evidence.closeness(units, doc.text, start, start + len(text), "", sentence)
             out.append(Candidate(passage.chunk, start, start + len(text), sentence, 0.5 + 0.5 * closeness,
@@ -363,6 +364,7 @@ class CandidateGenerator:
                 head, right = words[0], right[len(words[0]):]
         name = any(w in q.match_text for w in NAME_WORDS)
         suffixes = _asked_place(q.match_text, wh.start())
+        before, after = question_context(q.match_text, wh.start(), wh.end())
         out = []
         for sentence in passage.chunk.sentences:
             span = align(left, right, head, name, sentence)
@@ -375,6 +377,9 @@ class CandidateGenerator:
             place = place_in_span(doc.text[start:end], suffixes) if suffixes else None
             if place:
                 start, end = start + place[0], start + place[1]
+            else:
+                ds, de = trim_question_context(doc.text[start:end], before, after, anywhere=False)
+                start, end = trim(doc.text, start + ds, start + de)
             if end - start < 1 or end - start > 60:
                 continue
             fit = 0.5 + 0.5 * anchor

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.documents import Document
-from qa.question import ANSWER_TYPES, Question
+from qa.question import ANSWER_TYPES, Question, date_precision
 from qa.reader import constraints
 from qa.reader.records import Candidate
 from qa.retrieval import Passage
@@ -34,7 +34,12 @@ EXPECTED_KINDS = {
     "description": ("sentence", "span", "neural"),
 }
 _OPEN_TYPES = ("list", "entity", "description", "date", "ordinal")
-_FULL_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+#: A date written to the precision the question asks for (:func:`qa.question.date_precision`).
+_DATE_SHAPES = {
+    "day": re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),
+    "month": re.compile(r"(?:\d{4}\s*年\s*)?\d{1,2}\s*月(?:份)?|\d{4}[-/.]\d{1,2}"),
+    "year": re.compile(r"\d{4}\s*年"),
+}
 #: Words of a question about what happened (``增长了多少``, ``完成``): an actual, even
 #: for the year a report sets targets for (another report reviews that year).
 _PAST = re.compile(r"了|完成|实现|达到|一共|总共|全年")
@@ -50,7 +55,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "rank_recip", "dense", "dense_gap", "bm25_rel",
     "neural", "neural_x_iou", "neural_x_open", "neural_x_exact",
     "closeness", "restated", "type_fit", "anchor", "semantic", "person",
-    "log_length", "has_digit", "whole_sentence", "full_date_in_date_q",
+    "log_length", "has_digit", "whole_sentence", "date_shape_fits",
     "unit_agree", "period_agree", "doc_year_agree", "place_agree",
     "change_agree", "target_agree", "cumulative_single_year", "per_capita_agree", "variant", "part_of_year_agree",
     "number_agree", "answerable", "answerable_max", "neural_joint",
@@ -116,7 +121,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         cand.part("semantic"), cand.part("person"),
         math.log1p(len(text)) / math.log(61.0), float(bool(re.search(r"\d", text))),
         float(cand.end - cand.start >= 0.8 * max(1, cand.sentence.end - cand.sentence.start)),
-        float(q.answer_type == "date" and bool(_FULL_DATE.fullmatch(text.strip()))),
+        float(q.answer_type == "date" and bool(_DATE_SHAPES[date_precision(q.match_text)].fullmatch(text.strip()))),
         unit_agree, period_agree, constraints.document_year_agreement(q, doc),
         constraints.place_agreement(q, doc, sentence),
         change_agree, target_agree, cumulative, per_capita, cand.part("variant"), part_of_year,

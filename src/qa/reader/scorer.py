@@ -40,9 +40,10 @@ _REFITTING = False
 
 @contextlib.contextmanager
 def refitting():
-    """Within this block a scorer file that lacks features added since it was
-    fitted loads with weight 0 for them, so ``qa reader fit`` can run the answering
-    path (follow-up questions consult earlier answers) to collect its own
+    """Within this block a scorer file made for other features loads anyway:
+    features added since it was fitted get weight 0 and those renamed or removed
+    since are dropped, so ``qa reader fit`` can run the answering path
+    (follow-up questions consult earlier answers) to collect its own
     replacement. Outside it such a file is refused."""
     global _REFITTING
     previous, _REFITTING = _REFITTING, True
@@ -107,8 +108,8 @@ class Scorer:
         try:
             features = data["features"]
             names = tuple(features)
-            if _REFITTING and set(names) < set(FEATURE_NAMES):
-                # a feature added since the fit: weight 0 (the old scorer's own decisions)
+            if _REFITTING and names != FEATURE_NAMES:
+                # a feature added since the fit: weight 0; one renamed or removed since: dropped
                 features = {n: features.get(n, {"mean": 0.0, "scale": 1.0, "coef": 0.0}) for n in FEATURE_NAMES}
                 names = FEATURE_NAMES
             if names != FEATURE_NAMES:

@@ -248,23 +248,30 @@ def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, st
     return question[:wh_start], re.sub(r"[呢吗呀?？。!！\s]+$", "", after)
 
 
-def trim_question_context(span: str, before: str, after: str, keep: int = 2) -> tuple[int, int]:
+def trim_question_context(span: str, before: str, after: str, keep: int = 2,
+                          anywhere: bool = True) -> tuple[int, int]:
     """``(start, end)`` within ``span`` once the question's own words are cut from its edges.
 
     A span proposed for ``…以什么作为唯一标识？`` may run on into the words the
     question puts after its question word (``自然人纳税人识别号为唯一标识``) or
     start with those it puts before (``作者张三`` for ``…的作者是谁``). The longest
-    end of at least 2 characters found in ``after`` (a start found in
-    ``before``) is cut, leaving at least ``keep`` characters; nothing is cut
-    otherwise.
+    end of at least 2 characters found in ``after``, or of any length that
+    ``after`` starts with (``华语广播的电影频道`` for ``以什么语言广播的电影频道``), is
+    cut; so is the longest start found in ``before``, or that ``before`` ends with
+    (``受清太祖努尔哈赤`` for ``…受谁重用``), leaving at least ``keep`` characters.
+    Without ``anywhere`` only the words next to the question word are cut (for
+    a span already aligned with the question: ``普陀区真金路…`` keeps the
+    ``普陀区`` that the question names further away).
     """
     start, end = 0, len(span)
-    for size in range(end - keep, 1, -1):
-        if span[end - size:end] in after:
+    for size in range(end - keep, 0, -1):
+        piece = span[end - size:end]
+        if (anywhere and size >= 2 and piece in after) or after.startswith(piece):
             end -= size
             break
-    for size in range(end - start - keep, 1, -1):
-        if span[start:start + size] in before:
+    for size in range(end - start - keep, 0, -1):
+        piece = span[start:start + size]
+        if (anywhere and size >= 2 and piece in before) or before.endswith(piece):
             start += size
             break
     return start, end
