@@ -337,3 +337,13 @@ def test_part_years_follow_each_bulletin_of_a_compilation():
     # the 2023 bulletin's chunk reviews 2023; the 2024 one reviews 2024 and plans 2025
     later, earlier = by_text["一、综合\n全年实现地区生产总值18500.81亿元。"], by_text["一、综合\n全年实现地区生产总值17421.40亿元。"]
     assert (later[reviewed], later[planned], earlier[reviewed], earlier[planned]) == (0, 0, 1, 0)
+
+
+def test_retrieval_fit_pairs_indexes_with_data_files_or_says_how():
+    import argparse
+
+    from qa.retrieval.cli import measure
+
+    args = argparse.Namespace(index=["a", "b"], data=["x.jsonl", "y.jsonl", "z.jsonl"], extra=[], c=1.0)
+    with pytest.raises(ValueError, match="2 --index directories for 3 --data files: give one index, or one per"):
+        measure(args)

@@ -70,12 +70,12 @@ def measure(args: argparse.Namespace):
     from qa.retrieval import Retriever
     from qa.retrieval.fit import all_ranks, collect
 
-    settings = Settings.from_env()
-    encoder = encoder_for(settings)
     dirs = list(args.index or [])
     if len(dirs) > 1 and len(dirs) != len(args.data):
         raise ValueError(f"{len(dirs)} --index directories for {len(args.data)} --data files: "
                          "give one index, or one per data file in the same order")
+    settings = Settings.from_env()
+    encoder = encoder_for(settings)
     if dirs:
         loaded = {d: Retriever(Index.load(d, encoder), encoder, settings) for d in dict.fromkeys(dirs)}
         retrievers = [loaded[dirs[k] if len(dirs) > 1 else dirs[0]] for k in range(len(args.data))]
