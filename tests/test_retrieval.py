@@ -334,9 +334,13 @@ def test_part_years_follow_each_bulletin_of_a_compilation():
     found = search.candidates(query, encoder.encode_queries([query])[0])
     by_text = {search.index.chunks[r].text: f for r, f in zip(found.rows.tolist(), found.features, strict=True)}
     reviewed, planned = FEATURES.index("year_reviewed"), FEATURES.index("year_planned")
-    # the 2023 bulletin's chunk reviews 2023; the 2024 one reviews 2024 and plans 2025
-    later, earlier = by_text["一、综合\n全年实现地区生产总值18500.81亿元。"], by_text["一、综合\n全年实现地区生产总值17421.40亿元。"]
-    assert (later[reviewed], later[planned], earlier[reviewed], earlier[planned]) == (0, 0, 1, 0)
+    # the 2023 bulletin's chunk reviews 2023; the 2024 one (reviews 2024, plans 2025) is not searched
+    earlier = by_text["一、综合\n全年实现地区生产总值17421.40亿元。"]
+    assert (earlier[reviewed], earlier[planned]) == (1, 0)
+    assert "一、综合\n全年实现地区生产总值18500.81亿元。" not in by_text
+    found = search.candidates("南京市2025年的目标是多少？", encoder.encode_queries(["南京市2025年的目标"])[0])
+    later = {search.index.chunks[r].text: f for r, f in zip(found.rows.tolist(), found.features, strict=True)}
+    assert later["一、综合\n全年实现地区生产总值18500.81亿元。"][planned] == 1  # the 2024 bulletin plans 2025
 
 
 def test_retrieval_fit_pairs_indexes_with_data_files_or_says_how():
@@ -347,3 +351,23 @@ def test_retrieval_fit_pairs_indexes_with_data_files_or_says_how():
     args = argparse.Namespace(index=["a", "b"], data=["x.jsonl", "y.jsonl", "z.jsonl"], extra=[], c=1.0)
     with pytest.raises(ValueError, match="2 --index directories for 3 --data files: give one index, or one per"):
         measure(args)
+
+
+def test_a_year_searches_the_parts_of_a_compilation_about_it():
+    from qa.retrieval.scope import part_years  # noqa: F401  (the parts come from the report frame)
+
+    text = ("南京市2024年统计公报\n南京市统计局\n2025年3月\n2024年全市经济稳中有进。\n一、综合\n"
+            "全年实现地区生产总值18500.81亿元。\n南京市统计局\n2024年3月\n2023年是开局之年。\n一、综合\n"
+            "全年实现地区生产总值17421.40亿元。")
+    doc = _doc("nj", "南京市2024年统计公报", text)
+    other = _doc("dl", "东柳街道2023年工作总结", "全年实现地区生产总值60.3亿元。")
+    encoder = HashEncoder()
+    search = Retriever(Index.build([doc, other], encoder, Settings(), progress=False), encoder, Settings())
+    for retriever in ("bm25", "dense", "hybrid"):
+        found = {p.chunk.text for p in search.search("南京市2023年地区生产总值是多少？", k=10, retriever=retriever)}
+        assert "一、综合\n全年实现地区生产总值17421.40亿元。" in found
+        assert "一、综合\n全年实现地区生产总值18500.81亿元。" not in found  # the 2024 part
+        assert "全年实现地区生产总值60.3亿元。" in found  # a document of one part is untouched
+    # no year named: every part is searched
+    found = {p.chunk.text for p in search.search("南京市地区生产总值是多少？", k=10, retriever="bm25")}
+    assert "一、综合\n全年实现地区生产总值18500.81亿元。" in found

@@ -46,6 +46,7 @@ class Retriever:
         self._idf_unseen = 0.0
         self._keys: DocumentKeys | None = None
         self._part_years: list[tuple[int | None, int | None]] = []  # per chunk row: (review, plan) year
+        self._in_compilation = np.zeros(0, dtype=bool)  # per chunk row: its document has several parts
         self._headings: list[str] = []  # per chunk row: its section path, joined
         self._doc_ids = np.empty(0, dtype=object)  # per chunk row: its document id
         self._sections = np.empty(0, dtype=object)  # per chunk row: document id + top-level heading
@@ -77,6 +78,10 @@ class Retriever:
             years = part_years(self.index.documents[doc_id], [self.index.chunks[r] for r in rows])
             for row, frame in zip(rows, years, strict=True):
                 self._part_years[row] = frame
+        self._in_compilation = np.zeros(len(self.index.chunks), dtype=bool)
+        for rows in by_doc.values():
+            if len({self._part_years[r] for r in rows}) > 1:
+                self._in_compilation[rows] = True
         self._headings = [" ".join(c.section_path) for c in self.index.chunks]
         self._doc_ids = np.asarray([c.doc_id for c in self.index.chunks], dtype=object)
         self._sections = np.asarray([f"{c.doc_id}\t{c.section_path[0] if c.section_path else ''}"
@@ -165,10 +170,12 @@ class Retriever:
         Args:
             query: the question (tokenised for BM25).
             query_vector: its embedding ``(dim,)`` float32, L2-normalised.
-            rows: chunk rows to search (a document restriction), None for all.
+            rows: chunk rows to search (a document restriction), None for all; a
+                compilation's parts about other years than the query's are left out
+                (:meth:`_asked_parts`).
             depth: how many each retriever contributes (default ``settings.fusion_depth``).
         """
-        return self._candidates(query, query_vector, rows, depth, self._bm25(query))
+        return self._candidates(query, query_vector, self._asked_parts(query, rows), depth, self._bm25(query))
 
     def _candidates(self, query: str, query_vector: np.ndarray, rows: np.ndarray | None,
                     depth: int | None, bm25: tuple[np.ndarray, float, float]) -> Candidates:
@@ -193,6 +200,31 @@ class Retriever:
             (self._doc_ids[rows_out].tolist(), self._sections[rows_out].tolist()),
         )
         return Candidates(rows_out, features, rankings)
+
+    def _asked_parts(self, query: str, rows: np.ndarray | None) -> np.ndarray | None:
+        """``rows`` (None: all) less the chunks of a compilation's parts about other years.
+
+        A question that names a year searches, in a file that gathers several
+        years' bulletins (:func:`~qa.retrieval.scope.part_years`), only the parts
+        that review or plan that year, and chunks elsewhere that name it in their
+        text or headings: as a year picks the reports about it
+        (:meth:`scope`), it picks the parts of a compilation. Documents of one
+        part are untouched.
+        """
+        from qa.question import YEAR
+
+        self._refresh()
+        years = {int(m.group(1)) for m in YEAR.finditer(query)}
+        if not years or not self._in_compilation.any():
+            return rows
+        other = [r for r in np.flatnonzero(self._in_compilation).tolist()
+                 if not years & set(self._part_years[r])
+                 and not any(str(y) in self.index.chunks[r].text or str(y) in self._headings[r] for y in years)]
+        if not other:
+            return rows
+        excluded = np.zeros(len(self.index.chunks), dtype=bool)
+        excluded[other] = True
+        return np.flatnonzero(~excluded) if rows is None else rows[~excluded[rows]]
 
     def _year_agreement(self, query: str, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 5)`` 0/1: the chunk's text or heading names a year of the query;
@@ -252,7 +284,7 @@ class Retriever:
             raise ValueError(f"k must be >= 1, got {k}")
         if not query or not query.strip():
             return []
-        rows = None if doc_ids is None else self.index.rows_of(doc_ids)
+        rows = self._asked_parts(query, None if doc_ids is None else self.index.rows_of(doc_ids))
         if rows is not None and len(rows) == 0:
             return []
         bm25 = self._bm25(query)  # reported for every retriever; hybrid's features reuse it
