@@ -32,22 +32,24 @@ import numpy as np
 
 from qa.chunking import Chunk, Sentence
 from qa.documents import Document
-from qa.documents.tables import row_label_span
 from qa.figures import Figure
 from qa.question import RANK_QUESTION, Question, date_precision
 from qa.reader.constraints import question_places
 from qa.reader.evidence import LexicalEvidence
+from qa.reader.figure_fit import as_printed_end, figure_type_fit, publication_year
 from qa.reader.records import Candidate
 from qa.reader.spans import (
     NAME_WORDS,
-    PLACE_CLASSES,
+    WH_SPAN,
     align,
+    asked_place,
     clause,
     coverage,
     place_in_span,
     question_context,
     restated,
     sentence_at,
+    shape_neural_span,
     strip_time,
     trim,
     trim_punctuation,
@@ -60,11 +62,6 @@ from qa.script import fold
 _LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个家项所座名位条批种类])?.*$")
 _DATE = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
-)
-#: The question word a span stands for; ``为什么`` asks for a reason, which no span
-#: beside the question's words is (the neural reader and whole sentences answer it).
-_WH_SPAN = re.compile(  # not 为什么 (why), but 列为/评为/作为…什么 (as what)
-    r"(?<!^为)(?<![^列作成称评定视名认]为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
 )
 _CN = "零一二三四五六七八九十"
 #: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
@@ -204,13 +201,13 @@ class CandidateGenerator:
     # -------------------------------------------------------------- candidates
     def _figures(self, q, units, passage, doc, support) -> list[Candidate]:
         out = []
-        pub_year = _publication_year(doc)
+        pub_year = publication_year(doc)
         years = q.target_years(pub_year)
         for fig in self.figures_in(passage.chunk):
             sentence = sentence_at(passage.chunk, fig.start)
             closeness = self.evidence.closeness(units, doc.text, fig.start, fig.end, fig.metric, sentence) if units else 0.5
             restatement = restated(q.match_text, doc.text, fig)
-            type_fit = _figure_type_fit(q, fig, years, pub_year)
+            type_fit = figure_type_fit(q, fig, years, pub_year)
             fit = 0.25 * closeness + 0.3 * restatement + 0.45 * type_fit
             parts = (("closeness", closeness), ("restated", restatement), ("type_fit", type_fit))
             out.append(Candidate(passage.chunk, fig.start, as_printed_end(doc.text, fig, q.match_text), sentence, fit, support,
@@ -350,7 +347,7 @@ class CandidateGenerator:
         return out
 
     def _aligned(self, q, passage, doc, support) -> list[Candidate]:
-        wh = _WH_SPAN.search(q.match_text)
+        wh = WH_SPAN.search(q.match_text)
         if not wh:
             return []
         left = strip_time(q.match_text[:wh.start()])
@@ -363,7 +360,7 @@ class CandidateGenerator:
             if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
                 head, right = words[0], right[len(words[0]):]
         name = any(w in q.match_text for w in NAME_WORDS)
-        suffixes = _asked_place(q.match_text, wh.start())
+        suffixes = asked_place(q.match_text, wh.start())
         before, after = question_context(q.match_text, wh.start(), wh.end())
         out = []
         for sentence in passage.chunk.sentences:
@@ -427,29 +424,11 @@ class CandidateGenerator:
             start, end = trim_punctuation(doc.text, chunk.start + pred.start, chunk.start + pred.end)
             if start >= end:
                 continue
-            start, end = self._shape(q, doc.text, start, end)
+            start, end = shape_neural_span(q.match_text, q.answer_type, doc.text, start, end)
             fit = pred.probability * (0.8 if q.answer_type == "quantity" else 1.0)
             out.append(Candidate(chunk, start, end, sentence_at(chunk, start), fit, support, "neural",
                                  rank=rank, neural=pred.probability, neural_iou=1.0))
         return out, answerable
-
-    @staticmethod
-    def _shape(q: Question, text: str, start: int, end: int) -> tuple[int, int]:
-        """A neural span without the question's own words at its edges
-        (:func:`~qa.reader.spans.trim_question_context`), and for ``哪个城市``-style
-        questions the one place name of the asked kind inside it
-        (:func:`~qa.reader.spans.place_in_span`). Figures and dates keep their shape."""
-        wh = _WH_SPAN.search(q.match_text)
-        if wh is None or q.answer_type in ("quantity", "date", "rank", "ordinal"):
-            return start, end
-        suffixes = _asked_place(q.match_text, wh.start())
-        if suffixes:
-            place = place_in_span(text[start:end], suffixes)
-            if place:
-                return start + place[0], start + place[1]
-        before, after = question_context(q.match_text, wh.start(), wh.end())
-        ds, de = trim_question_context(text[start:end], before, after)
-        return trim(text, start + ds, start + de) if (ds, de) != (0, end - start) else (start, end)
 
     def _rerank_semantic(self, q: Question, found: list[Candidate]) -> list[Candidate]:
         """For questions without Chinese words: fit from the encoder's similarity
@@ -504,74 +483,11 @@ def _agree(found: list[Candidate], neural: list[Candidate]) -> list[Candidate]:
 
 
 
-def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
-    """End offset of ``fig``'s answer span: the value as printed in its source.
-
-    On a table row (``label｜header：value unit；…``, :mod:`qa.documents.tables`) a
-    unit other than ``%``/``‰`` was attached by the table reader from a header, a
-    unit column or a caption: the cell itself holds the bare number, which answers a
-    ``question`` that names the unit (``黄金产量是多少千克？`` → ``4131.71``; the unit
-    stays in the cited row). A question that does not name it gets the unit
-    (``…是多少？`` → ``4131.71千克``), as everywhere else: the figure's own end
-    (number, qualifier and unit as written).
-    """
-    on_table_row = row_label_span(text, fig.start) is not None
-    if (on_table_row and fig.unit and fig.unit not in ("%", "‰") and fig.unit in question
-            and text[fig.start:fig.end].endswith(fig.unit)):
-        return fig.end - len(fig.unit)
-    return fig.end
-
-
 def _rank_prior(rank: int) -> float:
     """Mild preference for better-ranked passages: 1, 0.95, 0.9, … (floor 0.7)."""
     return max(0.7, 1.0 - 0.05 * rank)
 
 
-def _asked_place(question: str, wh_start: int) -> str:
-    """Suffixes of the place a ``哪个城市``-style question asks for (``市``), '' for other questions."""
-    asked = re.match(r"哪[一个座所]*", question[wh_start:])
-    rest = question[wh_start + asked.end():] if asked else ""
-    return next((PLACE_CLASSES[k] for k in sorted(PLACE_CLASSES, key=len, reverse=True) if rest.startswith(k)), "")
-
-
 def _subject(doc: Document) -> str:
     """What a document is about as a whole: its title, publisher and issuer (folded)."""
     return fold(" ".join(filter(None, (doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("issuer", "")))))
-
-
-def _publication_year(doc: Document) -> int | None:
-    match = re.match(r"(\d{4})", doc.metadata.get("date", ""))
-    return int(match.group(1)) if match else None
-
-
-def _figure_type_fit(q: Question, fig: Figure, years: tuple[int, ...], pub_year: int | None) -> float:
-    """Agreement of a figure with the question's unit, change and period, in [0, 1]."""
-    score = 0.0
-    # unit
-    if q.unit_hint:
-        if fig.unit and (fig.unit == q.unit_hint or fig.unit.endswith(q.unit_hint)):
-            score += 0.3
-        elif q.unit_hint == "个" and fig.unit not in ("%", "‰"):
-            score += 0.15
-    elif q.wants_percent:
-        score += 0.3 if fig.unit in ("%", "‰") else 0.0
-    else:
-        score += 0.1 if fig.unit in ("%", "‰") else 0.2
-    # change
-    if q.wants_change == fig.is_change:
-        score += 0.3
-    elif q.wants_change and fig.unit in ("%", "‰"):
-        score += 0.15
-    # period
-    period = int(fig.period) if fig.period.isdigit() else None
-    if years and period is not None:
-        score += 0.25 if period in years else 0.0
-    else:
-        score += 0.12
-    is_target = fig.kind == "target"
-    asks_future = bool(years and pub_year and min(years) >= pub_year)
-    if (q.wants_target or asks_future) == is_target:
-        score += 0.15
-    return score
-
-

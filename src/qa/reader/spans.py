@@ -288,3 +288,36 @@ def place_in_span(span: str, suffixes: str) -> tuple[int, int] | None:
         return None
     at = span.find(found[0])
     return (at, at + len(found[0])) if at >= 0 else None
+
+
+#: The question word a span stands for; ``为什么`` asks for a reason, which no span
+#: beside the question's words is (the neural reader and whole sentences answer it).
+WH_SPAN = re.compile(  # not 为什么 (why), but 列为/评为/作为…什么 (as what)
+    r"(?<!^为)(?<![^列作成称评定视名认]为)(叫什么名字|叫什么|什么名字|是什么|是谁|哪(?:[一二两三四五六七八九十几]?[个些家位项座所条种批])|哪里|哪儿|什么|谁)"
+)
+
+
+def asked_place(question: str, wh_start: int) -> str:
+    """Suffixes of the place a ``哪个城市``-style question asks for (``市``), '' for other
+    questions; ``wh_start``: where its question word starts."""
+    asked = re.match(r"哪[一个座所]*", question[wh_start:])
+    rest = question[wh_start + asked.end():] if asked else ""
+    return next((PLACE_CLASSES[k] for k in sorted(PLACE_CLASSES, key=len, reverse=True) if rest.startswith(k)), "")
+
+
+def shape_neural_span(question: str, answer_type: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]``, a span the neural reader proposed for ``question``, without
+    the question's own words at its edges (:func:`trim_question_context`), and for a
+    ``哪个城市``-style question the one place name of the asked kind inside it
+    (:func:`place_in_span`). Figures, dates, ranks and ordinals keep their shape."""
+    wh = WH_SPAN.search(question)
+    if wh is None or answer_type in ("quantity", "date", "rank", "ordinal"):
+        return start, end
+    suffixes = asked_place(question, wh.start())
+    if suffixes:
+        place = place_in_span(text[start:end], suffixes)
+        if place:
+            return start + place[0], start + place[1]
+    before, after = question_context(question, wh.start(), wh.end())
+    ds, de = trim_question_context(text[start:end], before, after)
+    return trim(text, start + ds, start + de) if (ds, de) != (0, end - start) else (start, end)
