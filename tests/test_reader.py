@@ -420,3 +420,26 @@ def test_which_city_question_is_answered_with_the_city():
     q = analyze("居民消费价格涨幅是根据哪个城市的物价抽样调查得出的？")
     spans = {text[c.start:c.end] for c in generator.candidates(q, [Passage(chunk, 1.0, {}, {})]) if c.kind == "span"}
     assert "凯里市" in spans and "据凯里市城市" not in spans
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("公报是哪个月发布的？", "2017年3月"),
+    ("公报是哪一年发布的？", "2017年"),
+    ("公报是哪天发布的？", "2017年3月16日"),
+])
+def test_date_candidates_have_the_precision_asked(question, expected):
+    from qa.chunking import Chunk
+    from qa.documents import Document
+    from qa.question import analyze
+    from qa.reader.candidates import CandidateGenerator
+    from qa.retrieval import Passage
+    from qa.sentences import split_sentences
+
+    text = "统计公报于2017年3月16日发布。"
+    doc = Document("d2", "/tmp/d2.txt", "统计公报", text)
+    chunk = Chunk(f"d2-0-{len(text)}", "d2", 0, len(text), text, (), 1, tuple(split_sentences(text, 0, len(text))))
+    q = analyze(question)
+    assert q.answer_type == "date"
+    dates = {text[c.start:c.end] for c in CandidateGenerator({"d2": doc}, [chunk], []).candidates(q, [Passage(chunk, 1.0)])
+             if c.kind == "date"}
+    assert dates == {expected}
