@@ -88,26 +88,29 @@ def test_collect_labels_candidates_by_exact_match(assistant, gold, tmp_path):
 
 def test_threshold_weighs_a_wrong_answer_against_an_abstention():
     from qa.reader.fit import best_threshold
-    from qa.reader.scorer import Scorer
 
-    # one feature, identity scorer: p = σ(x); the rows' best probabilities are 0.9 (right),
-    # 0.3 (wrong) and 0.2 (unanswerable)
-    names = FEATURE_NAMES
-    coef = np.zeros(len(names))
-    coef[COLUMN] = 1.0
-    scorer = Scorer(names, np.zeros(len(names)), np.ones(len(names)), coef, 0.0, 0.5, {})
+    def row(qid, answerable=True):
+        return QuestionRows(qid, "figure", "d", answerable, ["t"], np.zeros((1, len(FEATURE_NAMES))),
+                            np.array([answerable]))
 
-    def row(qid, p, right, answerable=True):
-        features = np.zeros((1, len(names)))
-        features[0, COLUMN] = np.log(p / (1 - p))
-        return QuestionRows(qid, "figure", "d", answerable, ["t"], features, np.array([right]))
-
-    # best probabilities: a 0.9 right, b 0.6 wrong, c 0.5 right, e 0.2 unanswerable
-    rows = [row("a", 0.9, True), row("b", 0.6, False), row("c", 0.5, True), row("e", 0.2, False, answerable=False)]
+    # best probabilities: a 0.9 right, b 0.6 wrong, c 0.5 right, e 0.2 on an unanswerable question
+    rows = [row("a"), row("b"), row("c"), row("e", answerable=False)]
+    tops = [(0.9, True), (0.6, False), (0.5, True), (0.2, False)]
     # counting right questions only, answering down to c (and b with it) pays: 3 against 2
-    assert 0.2 < best_threshold(scorer, rows, wrong_cost=0.0) <= 0.5
+    assert 0.2 < best_threshold(tops, rows, wrong_cost=0.0) <= 0.5
     # when a wrong answer costs 1.5, answering b and c (+1 - 1.5) does not: only a is answered
-    assert 0.6 < best_threshold(scorer, rows, wrong_cost=1.5) <= 0.9
+    assert 0.6 < best_threshold(tops, rows, wrong_cost=1.5) <= 0.9
+
+
+def test_threshold_comes_from_out_of_fold_probabilities():
+    from qa.reader.fit import out_of_fold_tops
+
+    rows = synthetic_rows()
+    tops = out_of_fold_tops(rows)
+    assert len(tops) == len(rows)
+    # the right candidate of each answerable question is still the best out of fold
+    assert all(right for (_, right), r in zip(tops, rows, strict=True) if r.answerable)
+    assert 0.05 <= fit(rows).threshold <= 0.95
 
 
 def test_refitting_loads_a_scorer_made_for_other_features():
