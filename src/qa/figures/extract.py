@@ -12,12 +12,12 @@ from qa.documents.tables import row_label_span
 from qa.figures.numbers import _quote_mask, _scan
 from qa.figures.periods import (
     ReportFrame,
+    document_parts,
     figure_period_kind,
     heading_mode,
     heading_year,
     paragraph_modes,
-    part_frames,
-    report_frame,
+    part_at,
 )
 from qa.figures.reading import _read_sentence, _Reading
 from qa.figures.record import Figure
@@ -58,12 +58,9 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
     """
     text = fold(doc.text)  # Traditional read as Simplified (same length); spans sliced from doc.text
     quoted = _quote_mask(text)
-    title = doc.title or doc.metadata.get("title", "")
     ordered = sorted(chunks, key=lambda c: (c.start, c.end))
-    headings = list(dict.fromkeys(h for c in ordered for h in c.section_path))
-    frame = report_frame(title, doc.metadata, text, max(0, doc.body_start), headings)
-    parts = part_frames(frame, text, max(0, doc.body_start))
-    part_starts = [start for start, _ in parts]
+    parts = document_parts(doc.title or doc.metadata.get("title", ""), doc.metadata, text, doc.body_start, ordered)
+    frame = parts[0][1]
     for chunk in ordered:
         if chunk.doc_id != doc.id:
             raise ValueError(f"chunk {chunk.id} belongs to document {chunk.doc_id}, not {doc.id}")
@@ -83,7 +80,7 @@ def extract_figures(doc: Document, chunks: Sequence[Chunk]) -> list[Figure]:
             mode = modes.at(chunk, lo)
             readings = _read_sentence(text, lo, hi, _scan(text, lo, hi, quoted))
             for r in readings:
-                part = parts[bisect.bisect_right(part_starts, lo) - 1][1]
+                part = part_at(parts, lo)
                 period, kind = figure_period_kind(
                     text, lo, r.q.start - len(r.q.lead), part, mode, sec_year, joined_headings
                 )

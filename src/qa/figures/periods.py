@@ -26,6 +26,7 @@ start is known, else the year it runs to).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -206,6 +207,27 @@ def part_frames(frame: ReportFrame, text: str, body_start: int = 0) -> list[tupl
         if year - 1 != frames[-1][1].review_year:
             frames.append((m.start(), ReportFrame(year - 1, year, frame.genre, "dateline")))
     return frames
+
+
+def document_parts(title: str, metadata: dict, text: str, body_start: int,
+                   chunks: Sequence) -> list[tuple[int, ReportFrame]]:
+    """:func:`part_frames` of a document from its chunks: its :func:`report_frame`
+    (the headings read in the chunks' order) split at each later part's dateline.
+
+    Args:
+        title: the document title ('' when unknown).
+        metadata, text, body_start: as for :func:`report_frame` (``text`` folded).
+        chunks: the document's chunks in document order; their section paths are
+            the headings.
+    """
+    headings = list(dict.fromkeys(h for c in chunks for h in c.section_path))
+    frame = report_frame(title, metadata, text, max(0, body_start), headings)
+    return part_frames(frame, text, max(0, body_start))
+
+
+def part_at(parts: Sequence[tuple[int, ReportFrame]], offset: int) -> ReportFrame:
+    """The frame of the part of :func:`document_parts` that holds character ``offset``."""
+    return parts[bisect.bisect_right([start for start, _ in parts], offset) - 1][1]
 
 
 def _year_counts(text: str, body_start: int, n: int = 3000) -> Counter:

@@ -34,9 +34,9 @@ from qa.chunking import Chunk, Sentence
 from qa.documents import Document
 from qa.figures import Figure
 from qa.question import RANK_QUESTION, Question, date_precision
-from qa.reader.constraints import question_places
+from qa.reader.constraints import document_scope, question_places
 from qa.reader.evidence import LexicalEvidence
-from qa.reader.figure_fit import as_printed_end, figure_type_fit, publication_year
+from qa.reader.figure_fit import as_printed_end, figure_type_fit
 from qa.reader.records import Candidate
 from qa.reader.spans import (
     NAME_WORDS,
@@ -139,7 +139,7 @@ class CandidateGenerator:
         neural, answerable = self._neural(q, views[:n], supports[:n]) if self.spans else ([], {})
         for rank, ((doc, passage), support) in enumerate(zip(views, supports, strict=True)):
             start = len(found)
-            units = self.evidence.without_subject(all_units, _subject(doc), places)
+            units = self.evidence.without_subject(all_units, document_scope(doc).subject, places)
             if q.answer_type == "meta":
                 found += self._meta(q, passage, doc, support)
             if q.answer_type == "quantity":
@@ -201,7 +201,7 @@ class CandidateGenerator:
     # -------------------------------------------------------------- candidates
     def _figures(self, q, units, passage, doc, support) -> list[Candidate]:
         out = []
-        pub_year = publication_year(doc)
+        pub_year = document_scope(doc).publication_year
         years = q.target_years(pub_year)
         for fig in self.figures_in(passage.chunk):
             sentence = sentence_at(passage.chunk, fig.start)
@@ -486,8 +486,3 @@ def _agree(found: list[Candidate], neural: list[Candidate]) -> list[Candidate]:
 def _rank_prior(rank: int) -> float:
     """Mild preference for better-ranked passages: 1, 0.95, 0.9, … (floor 0.7)."""
     return max(0.7, 1.0 - 0.05 * rank)
-
-
-def _subject(doc: Document) -> str:
-    """What a document is about as a whole: its title, publisher and issuer (folded)."""
-    return fold(" ".join(filter(None, (doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("issuer", "")))))

@@ -39,29 +39,36 @@ class DocumentScope:
             publication year and the one before it (a report published in 2019
             reviews 2018 and plans 2019).
         publication_year: from ``metadata["date"]``, else None.
+        subject: what the whole document is about, Simplified: its title, publisher
+            and issuer (no body text).
     """
 
     header: str
     text: str
     years: frozenset[int]
     publication_year: int | None
+    subject: str
 
 
 @lru_cache(maxsize=256)
-def _scope(doc_id: str, title: str, publisher: str, date: str, text: str, body_start: int) -> DocumentScope:
+def _scope(doc_id: str, title: str, publisher: str, issuer: str, date: str, text: str,
+           body_start: int) -> DocumentScope:
+    from qa.script import fold
+
     match = re.match(r"(\d{4})", date)
     pub = int(match.group(1)) if match else None
     years = {int(m.group(1)) for m in YEAR.finditer(text) if m.group(0).endswith("年")}
     if pub:
         years |= {pub - 1, pub}
     header = " ".join((title, publisher, text[body_start:body_start + HEADER_CHARS]))
-    return DocumentScope(header, text, frozenset(years), pub)
+    subject = fold(" ".join(filter(None, (title, publisher, issuer))))
+    return DocumentScope(header, text, frozenset(years), pub, subject)
 
 
 def document_scope(doc: Document) -> DocumentScope:
     """The :class:`DocumentScope` of ``doc`` (cached by document id and content)."""
-    return _scope(doc.id, doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("date", ""),
-                  doc.text, doc.body_start)
+    return _scope(doc.id, doc.title, doc.metadata.get("publisher", ""), doc.metadata.get("issuer", ""),
+                  doc.metadata.get("date", ""), doc.text, doc.body_start)
 
 
 def question_places(text: str) -> tuple[tuple[str, bool], ...]:

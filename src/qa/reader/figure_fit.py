@@ -3,9 +3,6 @@ question asks (:func:`figure_type_fit`), and the span that answers with it (:fun
 
 from __future__ import annotations
 
-import re
-
-from qa.documents import Document
 from qa.documents.tables import row_label_span
 from qa.figures import Figure
 from qa.question import Question
@@ -27,12 +24,6 @@ def as_printed_end(text: str, fig: Figure, question: str = "") -> int:
             and text[fig.start:fig.end].endswith(fig.unit)):
         return fig.end - len(fig.unit)
     return fig.end
-
-
-def publication_year(doc: Document) -> int | None:
-    """The year of ``doc``'s ``date`` metadata, or None."""
-    match = re.match(r"(\d{4})", doc.metadata.get("date", ""))
-    return int(match.group(1)) if match else None
 
 
 def figure_type_fit(q: Question, fig: Figure, years: tuple[int, ...], pub_year: int | None) -> float:

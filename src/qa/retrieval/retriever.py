@@ -74,14 +74,12 @@ class Retriever:
         for row, chunk in enumerate(self.index.chunks):
             by_doc.setdefault(chunk.doc_id, []).append(row)
         self._part_years = [(None, None)] * len(self.index.chunks)
+        self._in_compilation = np.zeros(len(self.index.chunks), dtype=bool)
         for doc_id, rows in by_doc.items():
             years = part_years(self.index.documents[doc_id], [self.index.chunks[r] for r in rows])
             for row, frame in zip(rows, years, strict=True):
                 self._part_years[row] = frame
-        self._in_compilation = np.zeros(len(self.index.chunks), dtype=bool)
-        for rows in by_doc.values():
-            if len({self._part_years[r] for r in rows}) > 1:
-                self._in_compilation[rows] = True
+            self._in_compilation[rows] = len(set(years)) > 1
         self._headings = [" ".join(c.section_path) for c in self.index.chunks]
         self._doc_ids = np.asarray([c.doc_id for c in self.index.chunks], dtype=object)
         self._sections = np.asarray([f"{c.doc_id}\t{c.section_path[0] if c.section_path else ''}"

@@ -3,7 +3,6 @@ publishers (:class:`DocumentKeys`, :func:`title_scope`), computed once per index
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -107,21 +106,12 @@ def part_years(document, chunks: Sequence) -> list[tuple[int | None, int | None]
     before it), so a later part's chunks get that part's years, not the title's.
     ``(None, None)`` when the document names no year.
     """
-    from qa.figures.periods import part_frames, report_frame
+    from qa.figures.periods import document_parts, part_at
     from qa.script import fold
 
-    text = fold(document.text)
-    body_start = max(0, document.body_start)
-    headings = list(dict.fromkeys(h for c in chunks for h in c.section_path))
-    frame = report_frame(document.title or document.metadata.get("title", ""), document.metadata, text,
-                         body_start, headings)
-    parts = part_frames(frame, text, body_start)
-    starts = [start for start, _ in parts]
-    out = []
-    for chunk in chunks:
-        part = parts[bisect.bisect_right(starts, chunk.start) - 1][1]
-        out.append((part.review_year, part.plan_year))
-    return out
+    parts = document_parts(document.title or document.metadata.get("title", ""), document.metadata,
+                           fold(document.text), document.body_start, chunks)
+    return [(part.review_year, part.plan_year) for part in (part_at(parts, c.start) for c in chunks)]
 
 
 def document_years(document) -> set[str]:
