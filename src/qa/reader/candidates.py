@@ -46,10 +46,10 @@ from qa.reader.spans import (
     clause,
     coverage,
     place_in_span,
-    question_context,
     restated,
     sentence_at,
     shape_neural_span,
+    split_question,
     strip_time,
     trim,
     trim_punctuation,
@@ -350,18 +350,10 @@ class CandidateGenerator:
         wh = WH_SPAN.search(q.match_text)
         if not wh:
             return []
-        left = strip_time(q.match_text[:wh.start()])
-        right = re.sub(r"[呢吗呀?？。!！\s]+$", "", q.match_text[wh.end():])
-        head = ""
-        if wh.group(1).startswith("哪") and len(wh.group(1)) > 1 and right:
-            import jieba
-
-            words = jieba.lcut(right)
-            if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
-                head, right = words[0], right[len(words[0]):]
+        before, head, after = split_question(q.match_text, wh.start(), wh.end())
+        left, right = strip_time(before), after
         name = any(w in q.match_text for w in NAME_WORDS)
         suffixes = asked_place(q.match_text, wh.start())
-        before, after = question_context(q.match_text, wh.start(), wh.end())
         out = []
         for sentence in passage.chunk.sentences:
             span = align(left, right, head, name, sentence)

@@ -234,18 +234,28 @@ PLACE_CLASSES = {"城市": "市", "地市": "市", "市": "市", "县": "县", "
                  "省": "省", "省份": "省", "镇": "镇", "乡镇": "乡镇", "街道": "街道", "村": "村"}
 
 
-def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:
-    """``(before, after)``: the question's words around its question word, the
-    class noun after ``哪个`` (``哪个项目`` → ``项目``) left out of ``after``, since
-    an answer may end in it (``滨河项目``)."""
-    after = question[wh_end:]
-    if question[wh_start] == "哪" and after:
+def split_question(question: str, wh_start: int, wh_end: int) -> tuple[str, str, str]:
+    """``(before, head, after)`` around the question word ``question[wh_start:wh_end]``:
+    ``head`` is the class noun after ``哪个``/``哪家``… (``哪个项目`` → ``项目``), ''
+    for other question words; ``after`` stops before the closing particles and
+    punctuation (``呢吗？``). jieba (first word) segments the head."""
+    after = re.sub(r"[呢吗呀?？。!！\s]+$", "", question[wh_end:])
+    head = ""
+    if question[wh_start] == "哪" and wh_end - wh_start > 1 and after:
         import jieba
 
         words = jieba.lcut(after)
         if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
-            after = after[len(words[0]):]
-    return question[:wh_start], re.sub(r"[呢吗呀?？。!！\s]+$", "", after)
+            head, after = words[0], after[len(words[0]):]
+    return question[:wh_start], head, after
+
+
+def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:
+    """``(before, after)``: the question's words around its question word, the
+    class noun after ``哪个`` (``哪个项目`` → ``项目``) left out of ``after``, since
+    an answer may end in it (``滨河项目``); see :func:`split_question`."""
+    before, _, after = split_question(question, wh_start, wh_end)
+    return before, after
 
 
 def trim_question_context(span: str, before: str, after: str, keep: int = 2,
