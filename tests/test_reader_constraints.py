@@ -82,6 +82,17 @@ def test_period_agreement_refuses_a_multi_year_total_for_one_year():
     ("东柳街道常住人口有多少？", "个", -1.0),
     ("东柳街道常住人口有多少？", "万人", 1.0),
     ("2023年到黔东南州旅游的一共有多少人次？", "万人次", 1.0),
+    # a physical measure the question names is the figure's own kind (area before length in 平方米)
+    ("细颗粒物年平均浓度是多少？", "天", -1.0),
+    ("细颗粒物年平均浓度是多少？", "%", -1.0),
+    ("细颗粒物年平均浓度是多少？", "微克/立方米", 1.0),
+    ("人均公园绿地面积是多少？", "平方米", 1.0),
+    ("人均公园绿地面积是多少？", "米", -1.0),
+    ("耕地面积有多少万亩？", "万亩", 1.0),
+    ("城市道路里程是多少？", "吨", -1.0),
+    ("绿地面积增长了多少？", "%", 1.0),
+    ("街道的邮政编码是多少？", "万", -1.0),  # an identifier is no quantity
+    ("街道的邮政编码是多少？", "", 0.0),  # a change: in percent, not in an area
 ])
 def test_unit_agreement(question, unit, agreement):
     assert constraints.unit_agreement(analyze(question), unit) == agreement

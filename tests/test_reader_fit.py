@@ -102,6 +102,22 @@ def test_threshold_weighs_a_wrong_answer_against_an_abstention():
     assert 0.6 < best_threshold(tops, rows, wrong_cost=1.5) <= 0.9
 
 
+def test_threshold_is_not_moved_by_one_question_at_the_edge_of_a_plateau(monkeypatch):
+    from qa.reader import fit as fitting
+
+    def row(qid, answerable=True):
+        return QuestionRows(qid, "figure", "d", answerable, ["t"], np.zeros((1, len(FEATURE_NAMES))),
+                            np.array([answerable]))
+
+    # utility: 2 below 0.05, 4 at 0.05 only (one right answer at 0.055), 3 on 0.06-0.30
+    tops = [(0.045, False), (0.055, True), (0.305, True), (0.9, True)]
+    rows = [row("u", answerable=False), row("a"), row("b"), row("c")]
+    monkeypatch.setattr(fitting, "SMOOTHING", 0)
+    assert fitting.best_threshold(tops, rows) == 0.05  # the raw maximum: one question
+    monkeypatch.setattr(fitting, "SMOOTHING", 2)
+    assert fitting.best_threshold(tops, rows) == 0.07  # averaged over +-0.02: into the plateau
+
+
 def test_threshold_comes_from_out_of_fold_probabilities():
     from qa.reader.fit import out_of_fold_tops
 

@@ -138,6 +138,14 @@ def test_candidate_features_by_hand():
     np.testing.assert_allclose(col["plan_section*target"], [1, 0, 1])
     np.testing.assert_allclose(col["plan_section"], [0, 0, 0])  # only for questions about actuals
     np.testing.assert_allclose(col["doc_max_bm25"], [0.5, 0.25, 0.0])  # no groups: each its own
+    np.testing.assert_allclose(col["year_in_text*framed"], [1, 0, 0])  # its report reviews the year too
+    np.testing.assert_allclose(col["year_in_text"], [0, 0, 0])
+    about_report = candidate_features(np.array([0.5, 0.25]), np.array([0.9, 0.8]), [1, 2], [1, 2], oov=0.0,
+                                      years=np.array([[1, 0, 1, 0, 0], [1, 0, 0, 0, 0]]), report=True)
+    col = {name: about_report[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(col["year_in_text*report"], [1, 1])  # the year names the report
+    np.testing.assert_allclose(col["year_in_text"] + col["year_in_text*framed"], [0, 0])
+    np.testing.assert_allclose(col["year_planned*report"], [1, 0])
     grouped = candidate_features(np.array([0.5, 0.25, 0.0]), np.array([0.9, 0.8, 0.85]), [1, 2, 0], [1, 3, 2],
                                  oov=0.0, groups=(["a", "b", "a"], ["a\t一、", "b\t", "a\t二、"]))
     col = {name: grouped[:, i] for i, name in enumerate(FEATURES)}

@@ -133,25 +133,58 @@ def period_agreement(q: Question, doc: Document, period: str, sentence: str) -> 
     return 1.0 if int(period[:4]) in years else -1.0
 
 
+#: Physical measures, by the units reports write them in (checked in this order: ``平方米``
+#: is an area before it is a length in 米).
+MEASURES = (
+    ("concentration", ("克/立方米", "克/升")),
+    ("area", ("平方米", "平方公里", "平方千米", "亩", "公顷")),
+    ("length", ("公里", "千米", "米")),
+    ("mass", ("吨", "公斤", "千克")),
+    ("days", ("天",)),
+)
+#: A question's words that name a physical measure (``二氧化硫年平均浓度``, ``建筑面积``):
+#: a figure in another kind of unit (``246天``) does not answer it.
+_MEASURE_WORDS = (
+    ("concentration", re.compile(r"浓度")),
+    ("area", re.compile(r"面积")),
+    ("length", re.compile(r"里程|长度")),
+    ("days", re.compile(r"天数")),
+)
+#: A question for an identifier (``邮政编码``, ``电话``): a string of digits, never a
+#: quantity with a unit or magnitude (``1.6万余``).
+_CODE_WORDS = re.compile(r"邮政编码|邮编|电话|号码|编号|区号|代码")
+
+
 def expected_unit_class(q: Question) -> str:
-    """The kind of quantity asked for: ``percent``, ``money``, ``count`` or '' (unknown)."""
+    """The kind of quantity asked for: ``percent``, ``money``, ``count``, a physical
+    measure of :data:`MEASURES` (``area``, ``concentration`` …) or '' (unknown).
+
+    The measure word after ``多少`` decides (``多少亩`` → area); else a word of the
+    question (``浓度``, ``收入``); a change (``增长多少``) may be in percent, so only
+    a named unit decides for it. ``code`` for an identifier (:data:`_CODE_WORDS`)."""
+    if _CODE_WORDS.search(q.match_text):
+        return "code"
     if q.wants_percent:
         return "percent"
     if q.unit_hint:
-        if q.unit_hint.endswith("元"):
-            return "money"
-        return "count" if q.unit_hint in COUNT else ""
-    if _MONEY_WORDS.search(q.match_text) and not q.wants_change:
-        return "money"
-    return ""
+        return unit_class(q.unit_hint) if q.unit_hint not in ("年", "月") else ""
+    if q.wants_change:
+        return ""
+    for measure, words in _MEASURE_WORDS:
+        if words.search(q.match_text):
+            return measure
+    return "money" if _MONEY_WORDS.search(q.match_text) else ""
 
 
 def unit_class(unit: str) -> str:
-    """``money`` / ``percent`` / ``count`` / '' for a figure's unit."""
+    """``money`` / ``percent`` / ``count`` / a measure of :data:`MEASURES` / '' for a figure's unit."""
     if unit.endswith(CURRENCY):
         return "money"
     if unit in PERCENT:
         return "percent"
+    for measure, units in MEASURES:
+        if any(u in unit for u in units):
+            return measure
     if unit in COUNT or unit.endswith(("个", "家", "项", "人", "人次")):
         return "count"
     return ""
@@ -166,8 +199,10 @@ def unit_agreement(q: Question, unit: str) -> float:
     known kind, 0 when either is unknown. A number of people (``常住人口``,
     ``人数``, ``人次``; not ``千人口…``) is in a unit with ``人``. A measure word the question names
     (``多少天``, ``多少公里``; not the generic ``个``) must be the figure's own:
-    ``208台`` does not answer ``有多少天``."""
+    ``208台`` does not answer ``有多少天``. An identifier (``邮政编码``) has no unit."""
     want, have = expected_unit_class(q), unit_class(unit)
+    if want == "code":
+        return -1.0 if unit else 0.0
     if _PEOPLE.search(q.match_text) and unit and have != "percent" and not q.wants_change:
         return 1.0 if "人" in unit else -1.0  # 常住人口 / 就业人数: in 人 (万人), never in 个 or 元
     if want and have:

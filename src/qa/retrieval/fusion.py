@@ -35,7 +35,11 @@ FEATURES = (
     "bm25_norm*bmax",
     "cos_minmax*oov",   # dense trusted more when the index lacks the question's words
     "bm25_norm*oov",
-    "year_in_text",     # the question names a year and the chunk's text or section heading contains it
+    "year_in_text",     # the question names a year and the chunk's text or section heading contains it,
+                        # in a report (part) that neither reviews nor plans that year (a five-year review)
+    "year_in_text*framed",   # ... in a report (part) that reviews or plans that year anyway
+    "year_in_text*report",   # ... any chunk, when the question is about a report itself: the year names
+                             # the report (2023年保定市政府工作报告是哪位市长作的), not the passage
     "year_reviewed",    # ... and the chunk's report reviews that year (titled the year after)
     "year_planned",     # ... and the chunk's report is titled that year (its targets)
     "year_reviewed*target",  # the same, when the question asks about a target or plan
@@ -179,7 +183,11 @@ def candidate_features(bm25_norm: np.ndarray, cos: np.ndarray, bm25_rank: np.nda
     }
     years = np.zeros((len(b), 5)) if years is None else np.asarray(years, dtype=np.float64)
     t = float(target)
-    columns["year_in_text"], columns["year_reviewed"], columns["year_planned"] = years[:, :3].T
+    in_text, columns["year_reviewed"], columns["year_planned"] = years[:, :3].T
+    framed, r = np.maximum(years[:, 1], years[:, 2]), float(report)
+    columns["year_in_text"] = in_text * (1 - framed) * (1 - r)
+    columns["year_in_text*framed"] = in_text * framed * (1 - r)
+    columns["year_in_text*report"] = in_text * r
     columns["year_reviewed*target"] = years[:, 1] * t
     columns["year_planned*target"] = years[:, 2] * t
     columns["plan_section"], columns["plan_section*target"] = years[:, 3] * (1 - t), years[:, 3] * t
