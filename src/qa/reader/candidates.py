@@ -159,9 +159,8 @@ class CandidateGenerator:
         if neural:
             found = _agree(found, neural)
         if answerable:
-            best = max(answerable.values())
-            found = [dataclasses.replace(c, parts=(*c.parts, ("answerable", answerable.get(c.chunk.id, 0.0)),
-                                                   ("answerable_max", best))) for c in found]
+            found = [dataclasses.replace(c, parts=(*c.parts, ("answerable", answerable.get(c.chunk.id, 0.0))))
+                     for c in found]
         if q.english and self.embed is not None and found:
             found = self._rerank_semantic(q, found)
         found.sort(key=lambda c: c.rule_confidence, reverse=True)

@@ -58,7 +58,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_length", "has_digit", "whole_sentence", "date_shape_fits",
     "unit_agree", "period_agree", "doc_year_agree", "place_agree",
     "change_agree", "target_agree", "cumulative_single_year", "per_capita_agree", "variant", "part_of_year_agree",
-    "number_agree", "answerable", "answerable_max", "neural_joint",
+    "number_agree", "answerable", "neural_joint",
 )
 
 
@@ -126,7 +126,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         constraints.place_agreement(q, doc, sentence),
         change_agree, target_agree, cumulative, per_capita, cand.part("variant"), part_of_year,
         constraints.number_agreement(q, text),
-        cand.part("answerable"), cand.part("answerable_max"),
+        cand.part("answerable"),
         cand.neural * cand.part("answerable"),  # the reader's P(its passage answers) · P(this span)
     ]
     return np.asarray(values, dtype=np.float64)
