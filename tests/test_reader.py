@@ -422,6 +422,27 @@ def test_which_city_question_is_answered_with_the_city():
     assert "凯里市" in spans and "据凯里市城市" not in spans
 
 
+@pytest.mark.parametrize(("question", "text", "expected", "run_on"), [
+    ("武穴酥糖一般只在什么时候生产销售？", "武穴酥糖一般只在春节时期生产销售。", "春节时期", "春节时期生产销售"),
+    ("卫视卡式台是一条以什么语言广播的电影频道？", "卫视卡式台是一条以华语广播的电影频道。", "华语", "华语广播的电影频道"),
+])
+def test_an_aligned_span_stops_before_the_words_after_the_class_noun(question, text, expected, run_on):
+    from qa.chunking import Chunk
+    from qa.documents import Document
+    from qa.question import analyze
+    from qa.reader.candidates import CandidateGenerator
+    from qa.retrieval import Passage
+    from qa.sentences import split_sentences
+
+    doc = Document("d3", "/tmp/d3.txt", "百科", text)
+    chunk = Chunk(f"d3-0-{len(text)}", "d3", 0, len(text), text, (), 1, tuple(split_sentences(text, 0, len(text))))
+    generator = CandidateGenerator({"d3": doc}, [chunk], [])
+    spans = {text[c.start:c.end] for c in generator.candidates(analyze(question), [Passage(chunk, 1.0, {}, {})])
+             if c.kind == "span"}
+    # 什么时候 / 什么语言: the class noun stands between the question word and the words that follow
+    assert expected in spans and run_on not in spans
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("公报是哪个月发布的？", "2017年3月"),
     ("公报是哪一年发布的？", "2017年"),

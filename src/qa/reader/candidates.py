@@ -41,6 +41,7 @@ from qa.reader.records import Candidate
 from qa.reader.spans import (
     NAME_WORDS,
     WH_SPAN,
+    after_class_word,
     align,
     asked_place,
     clause,
@@ -353,6 +354,7 @@ class CandidateGenerator:
         left, right = strip_time(before), after
         name = any(w in q.match_text for w in NAME_WORDS)
         suffixes = asked_place(q.match_text, wh.start())
+        rest = after_class_word(after) if not head and wh.group().endswith("什么") else ""
         out = []
         for sentence in passage.chunk.sentences:
             span = align(left, right, head, name, sentence)
@@ -366,7 +368,10 @@ class CandidateGenerator:
             if place:
                 start, end = start + place[0], start + place[1]
             else:
-                ds, de = trim_question_context(doc.text[start:end], before, after, anywhere=False)
+                text = doc.text[start:end]
+                ds, de = trim_question_context(text, before, after, anywhere=False)
+                if de == len(text) and rest:  # 什么语言 / 什么时候: the words after the class noun
+                    de = min(de, trim_question_context(text, "", rest, anywhere=False)[1])
                 start, end = trim(doc.text, start + ds, start + de)
             if end - start < 1 or end - start > 60:
                 continue

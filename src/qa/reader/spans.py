@@ -250,6 +250,18 @@ def split_question(question: str, wh_start: int, wh_end: int) -> tuple[str, str,
     return question[:wh_start], head, after
 
 
+def after_class_word(after: str) -> str:
+    """``after`` (the question's words after its question word) less its first word, the
+    noun that classes the answer in ``什么语言广播的电影频道`` or ``什么时候生产销售``: a
+    span may run on into the words after that noun (``华语广播的电影频道``,
+    ``春节时期生产销售``), which the noun itself keeps from being next to the question
+    word. '' when nothing follows the first word. jieba (first word) segments it."""
+    import jieba
+
+    words = jieba.lcut(after)
+    return after[len(words[0]):] if len(words) > 1 and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]) else ""
+
+
 def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:
     """``(before, after)``: the question's words around its question word, the
     class noun after ``哪个`` (``哪个项目`` → ``项目``) left out of ``after``, since
