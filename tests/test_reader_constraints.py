@@ -174,3 +174,22 @@ def test_part_of_year_is_read_from_the_paragraphs_opening_clause():
     clause = constraints.period_clause(sentence, sentence.index("220.53"), opening)
     assert constraints.part_of_year_agreement(analyze("德清县2016年全年项目投资完成了多少？"), clause) == -1.0
     assert constraints.part_of_year_agreement(analyze("德清县2016年1-10月项目投资完成了多少？"), clause) == 1.0
+
+
+@pytest.mark.parametrize(("question", "metric", "agreement"), [
+    # residents as a whole: the urban or rural residents' figure is not the answer
+    ("2023年居民人均可支配收入是多少？", "城镇居民人均可支配收入", -1.0),
+    ("2023年居民人均可支配收入是多少？", "全市居民人均可支配收入", 0.0),
+    ("2023年居民人均消费支出是多少？", "农村常住居民人均消费支出", -1.0),
+    # a group asked: its own figure, never the other group's
+    ("城镇居民人均可支配收入是多少？", "城镇居民人均可支配收入", 1.0),
+    ("农民人均纯收入是多少？", "城镇居民人均可支配收入", -1.0),
+    ("农村居民人均可支配收入是多少？", "农民人均纯收入", 1.0),
+    # both groups in one clause (城镇和农村…分别), or no resident group: nothing to check
+    ("城镇居民人均可支配收入是多少？", "城镇和农村居民人均可支配收入", 0.0),
+    ("城镇居民人均可支配收入是多少？", "城乡居民人均可支配收入", 0.0),
+    ("新增就业多少人？", "城镇新增就业", 0.0),
+    ("帮农民工讨回了多少欠薪？", "农民工工资", 0.0),
+])
+def test_subgroup_agreement(question, metric, agreement):
+    assert constraints.subgroup_agreement(analyze(question), metric) == agreement

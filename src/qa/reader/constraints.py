@@ -248,6 +248,41 @@ def per_capita_agreement(q: Question, clause: str, is_change: bool = False) -> f
     return 0.0 if is_change else -1.0
 
 
+#: The population a per-capita indicator is about (``城镇居民人均可支配收入``,
+#: ``农民人均纯收入``): urban or rural residents; ``城乡``/``城镇和农村`` name both.
+_SUBGROUP = re.compile(r"(城镇|农村)(?:和|与|及|、)?(城镇|农村)?(?:常住)?居民|(农民)(?!工)|(城乡)")
+
+
+def population_subgroups(text: str) -> frozenset[str]:
+    """``{"城镇"}``, ``{"农村"}``, both, or none: the resident groups ``text`` names
+    (``农民`` is rural, ``城乡`` both; ``农民工`` is no resident group)."""
+    found: set[str] = set()
+    for m in _SUBGROUP.finditer(text):
+        if m.group(4):
+            found |= {"城镇", "农村"}
+        found |= {g for g in (m.group(1), m.group(2)) if g}
+        if m.group(3):
+            found.add("农村")
+    return frozenset(found)
+
+
+def subgroup_agreement(q: Question, metric: str) -> float:
+    """For a figure of urban or rural residents only (its ``metric``: ``城镇居民人均可支配收入``):
+    +1 when the question asks for that group, -1 when it asks for the other one or
+    for residents as a whole (``老百姓平均每人一年收入`` → ``居民人均可支配收入``, the
+    whole population's figure, not the urban one: a veto); 0 for a figure of all
+    residents, of both groups (``城乡居民…分别``) or of no resident group."""
+    have = population_subgroups(metric)
+    if len(have) != 1:
+        return 0.0
+    want = population_subgroups(q.match_text)
+    if len(want) == 2:
+        return 0.0
+    if not want:
+        return -1.0 if "居民" in q.match_text else 0.0
+    return 1.0 if want == have else -1.0
+
+
 #: Part of a year a figure or a question is about (``1-10月``, ``前三季度``, ``上半年``).
 _PART_OF_YEAR = re.compile(r"(?<!\d)1?\d\s*[-—–~～至到]\s*1?\d\s*月|前[一二三四五六七八九十\d]+个?(?:季度|月)|"
                            r"[一二三四]季度|上半年|下半年|1至\d+月")

@@ -57,7 +57,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "closeness", "restated", "type_fit", "anchor", "semantic", "person",
     "log_length", "has_digit", "whole_sentence", "date_shape_fits",
     "unit_agree", "period_agree", "doc_year_agree", "place_agree",
-    "change_agree", "target_agree", "cumulative_single_year", "per_capita_agree", "variant", "part_of_year_agree",
+    "change_agree", "target_agree", "cumulative_single_year", "per_capita_agree", "subgroup_agree", "variant",
+    "part_of_year_agree",
     "number_agree", "answerable", "neural_joint",
 )
 
@@ -88,6 +89,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
     fig = cand.figure
     years = constraints.asked_years(q, doc)
     unit_agree = period_agree = change_agree = target_agree = cumulative = per_capita = part_of_year = 0.0
+    subgroup = 0.0
     if fig is None and q.answer_type == "quantity":
         bare = _NUMBER_WITH_UNIT.fullmatch(text.strip())  # a neural or span candidate shaped like a figure
         unit_agree = constraints.unit_agreement(q, bare.group(1)) if bare and bare.group(1) else 0.0
@@ -103,6 +105,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         clause = sentence[max(0, at - 30):at]
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
         per_capita = constraints.per_capita_agreement(q, constraints.figure_clause(sentence, at), fig.is_change)
+        subgroup = constraints.subgroup_agreement(q, fig.metric or constraints.figure_clause(sentence, at))
         paragraph = doc.text.rfind("\n", 0, cand.sentence.start) + 1
         part_of_year = constraints.part_of_year_agreement(q, constraints.period_clause(
             sentence, at, doc.text[paragraph:cand.sentence.start]))
@@ -124,7 +127,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         float(q.answer_type == "date" and bool(_DATE_SHAPES[date_precision(q.match_text)].fullmatch(text.strip()))),
         unit_agree, period_agree, constraints.document_year_agreement(q, doc),
         constraints.place_agreement(q, doc, sentence),
-        change_agree, target_agree, cumulative, per_capita, cand.part("variant"), part_of_year,
+        change_agree, target_agree, cumulative, per_capita, subgroup, cand.part("variant"), part_of_year,
         constraints.number_agreement(q, text),
         cand.part("answerable"),
         cand.neural * cand.part("answerable"),  # the reader's P(its passage answers) · P(this span)

@@ -31,7 +31,7 @@ DEFAULT_SCORER_PATH = PACKAGE_DIR / "data" / "scorer" / "scorer.json"
 #: Features whose value -1 vetoes a candidate (a human would never answer with it):
 #: another place, a report that covers none of the years asked, a figure of
 #: another kind of quantity or of another year.
-VETO_FEATURES = ("place_agree", "doc_year_agree", "unit_agree", "period_agree", "per_capita_agree",
+VETO_FEATURES = ("place_agree", "doc_year_agree", "unit_agree", "period_agree", "per_capita_agree", "subgroup_agree",
                  "part_of_year_agree", "number_agree")
 
 
