@@ -96,6 +96,8 @@ def test_clean_question_removes_lone_surrogates_noncharacters_and_marks():
     ("广三铁路在哪年建成？", "year"),
     ("2022年统计公报是哪个月发布的？", "month"),
     ("第十五届人大第三次会议是哪天开的？", "day"),
+    ("人民调解项目的实施周期是什么？", "range"),
+    ("报名的起止时间是什么？", "range"),
 ])
 def test_date_precision(question, precision):
     from qa.question import date_precision

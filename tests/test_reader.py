@@ -464,3 +464,25 @@ def test_date_candidates_have_the_precision_asked(question, expected):
     dates = {text[c.start:c.end] for c in CandidateGenerator({"d2": doc}, [chunk], []).candidates(q, [Passage(chunk, 1.0)])
              if c.kind == "date"}
     assert dates == {expected}
+
+
+def test_a_question_about_a_stretch_of_time_gets_the_range_from_one_date_to_another():
+    from qa.chunking import Chunk
+    from qa.documents import Document
+    from qa.question import analyze
+    from qa.reader.candidates import CandidateGenerator
+    from qa.retrieval import Passage
+    from qa.sentences import split_sentences
+
+    text = "报名时间为2024年3月1日至3月15日，逾期不予受理。项目实施周期：2025年1月1日-2025年12月31日。"
+    doc = Document("d4", "/tmp/d4.txt", "通知", text)
+    chunk = Chunk(f"d4-0-{len(text)}", "d4", 0, len(text), text, (), 1, tuple(split_sentences(text, 0, len(text))))
+    generator = CandidateGenerator({"d4": doc}, [chunk], [])
+
+    def dates(question):
+        q = analyze(question)
+        assert q.answer_type == "date"
+        return {text[c.start:c.end] for c in generator.candidates(q, [Passage(chunk, 1.0)]) if c.kind == "date"}
+
+    assert {"2024年3月1日至3月15日", "2025年1月1日-2025年12月31日"} <= dates("报名的起止时间是什么？")
+    assert "2024年3月1日至3月15日" not in dates("报名什么时候开始？")  # one day asked: no range

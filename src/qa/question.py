@@ -84,15 +84,21 @@ _QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多
 _PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖率|率|percent|rate", re.I)
 _CHANGE = re.compile(r"同比|增长|上涨|涨了|涨幅|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
 _TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|要新建|要推进|要|将|target|plan|goal|aim", re.I)
-_DATE = re.compile(r"哪天|哪一天|哪日|何时|什么时候|什么时间|日期|哪年|哪一年|哪个年份|什么年份|哪个月|哪一个月|哪月|几月|几号|起止时间|when|what date|which year", re.I)
+_DATE = re.compile(r"哪天|哪一天|哪日|何时|什么时候|什么时间|日期|哪年|哪一年|哪个年份|什么年份|哪个月|哪一个月|哪月|几月|几号|起止时间|when|what date|which year|"
+                   r"起止日期|实施周期|时间段|哪段时间", re.I)
 #: The precision a date question asks for: a year (``哪一年``), a month (``哪个月``), else a day.
 _YEAR_ASKED = re.compile(r"哪一?年|几几年|什么年份|哪个年份|哪一年份|which year", re.I)
 _MONTH_ASKED = re.compile(r"哪一?个?月(?!\d)|几月|what month", re.I)
+#: A question for a stretch of time from one date to another (``实施周期是什么``, ``起止时间``).
+_RANGE_ASKED = re.compile(r"起止|周期|时间段|哪段时间|从什么时候到什么时候|from when", re.I)
 
 
 def date_precision(text: str) -> str:
-    """``year``, ``month`` or ``day``: how precise a date the question ``text`` asks for
-    (``莱索托哪一年独立？`` → ``year``; ``…公报是哪个月发布的？`` → ``month``; ``哪天`` → ``day``)."""
+    """``range``, ``year``, ``month`` or ``day``: what date the question ``text`` asks for
+    (``…项目的实施周期是什么？`` → ``range``, from one date to another; ``莱索托哪一年独立？``
+    → ``year``; ``…公报是哪个月发布的？`` → ``month``; ``哪天`` → ``day``)."""
+    if _RANGE_ASKED.search(text):
+        return "range"
     if _YEAR_ASKED.search(text):
         return "year"
     if _MONTH_ASKED.search(text):

@@ -64,6 +64,13 @@ _LIST_TRAILER = re.compile(r"等(?:[一二两三四五六七八九十几\d]+[个
 _DATE = re.compile(
     r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年"
 )
+#: A stretch of time written from one date to another (``2025年1月1日-2025年12月31日``,
+#: ``2024年3月1日至3月15日``, ``1969年至1970年``): the first date has its year, the second
+#: may leave out what it shares with the first.
+DATE_RANGE = re.compile(
+    r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?\s*(?:至|到|-|—|–|~|～)\s*"
+    r"(?:(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*日)"
+)
 _CN = "零一二三四五六七八九十"
 #: A position: ``第`` and a number (``第五``, ``第21``, ``第十二``).
 _RANK_NUMBER = re.compile(r"第(?:[〇零一二两三四五六七八九十百]+|\d+)")
@@ -299,10 +306,14 @@ class CandidateGenerator:
 
     def _dates(self, q, units, passage, doc, support) -> list[Candidate]:
         """Dates in the passage, by closeness of the question words; only the year
-        (the year and month) when the question asks which year (which month)."""
+        (the year and month) when the question asks which year (which month); for
+        a question about a stretch of time (``实施周期``), also each :data:`DATE_RANGE`."""
         out = []
         precision = date_precision(q.match_text)
-        for m in _DATE.finditer(passage.chunk.text):
+        matches = list(_DATE.finditer(passage.chunk.text))
+        if precision == "range":
+            matches += list(DATE_RANGE.finditer(passage.chunk.text))
+        for m in matches:
             start = passage.chunk.start + m.start()
             text = m.group(0).rstrip()
             if precision == "year":

@@ -39,6 +39,7 @@ _DATE_SHAPES = {
     "day": re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),
     "month": re.compile(r"(?:\d{4}\s*年\s*)?\d{1,2}\s*月(?:份)?|\d{4}[-/.]\d{1,2}"),
     "year": re.compile(r"\d{4}\s*年"),
+    "range": re.compile(r"\d{4}\s*年.*(?:至|到|-|—|–|~|～).*[年月日]"),
 }
 #: Words of a question about what happened (``增长了多少``, ``完成``): an actual, even
 #: for the year a report sets targets for (another report reviews that year).
