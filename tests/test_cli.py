@@ -88,6 +88,21 @@ def test_build_info_add_search(tmp_path, corpus_copy, fake_encoder, capsys):
     assert code == 0 and "#1  score" in out and "chunk " in out and "bm25 " in out
 
 
+def test_rebuilding_an_index_names_the_documents_it_drops(tmp_path, corpus_copy, fake_encoder, capsys):
+    index_dir = str(tmp_path / "idx")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notice.txt").write_text("关于汛期安全的通知\n\n区级仓库已储备编织袋5.2万条。", encoding="utf-8")
+    run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")
+    run(capsys, "index", "add", str(other), "--index", index_dir, "--no-progress")
+    code, out, err = run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")
+    assert code == 0 and "indexed 1 document(s)" in out
+    assert "held 1 document(s) this build does not include" in err and "notice.txt" in err
+    assert f"qa index add PATH --index {index_dir}" in err
+    code, out, err = run(capsys, "index", "build", str(corpus_copy), "--index", index_dir, "--no-progress")
+    assert code == 0 and "does not include" not in err  # the same documents again: nothing dropped
+
+
 def test_missing_index_is_one_line_exit_2(tmp_path, fake_encoder, capsys):
     code, out, err = run(capsys, "search", "问题", "--index", str(tmp_path / "none"))
     assert code == 2

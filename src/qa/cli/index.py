@@ -130,6 +130,7 @@ def _run_index_build(args: argparse.Namespace) -> int:
                                      workers=args.workers, progress=not args.no_progress)
     else:
         index = Index.build(documents, encoder, settings, progress=not args.no_progress)
+    dropped = _replaced_documents(settings.index_dir, index)
     index.save(settings.index_dir)
     done = time.perf_counter()
     counts = index.manifest["counts"]
@@ -141,7 +142,27 @@ def _run_index_build(args: argparse.Namespace) -> int:
     )
     if loaded.skipped or loaded.other_types:
         print(loaded.summary("indexed", SKIPPED_NAMED))
+    if dropped:
+        shown = "; ".join(f"{d.get('title') or d.get('id')} ({d.get('path')})" for d in dropped[:SKIPPED_NAMED])
+        more = f"; and {len(dropped) - SKIPPED_NAMED} more" if len(dropped) > SKIPPED_NAMED else ""
+        print(f"note: the index in {settings.index_dir} held {len(dropped)} document(s) this build does not "
+              f"include, now replaced: {shown}{more}. Add a document back with "
+              f"`qa index add PATH --index {settings.index_dir}`.", file=sys.stderr)
     return 0
+
+
+def _replaced_documents(directory, index) -> list[dict]:
+    """Documents of the index already in ``directory`` (from its manifest) that ``index``
+    lacks: what a rebuild into the same directory drops. Empty when there is no
+    readable index there."""
+    from qa.index.errors import IndexStoreError
+    from qa.index.store import read_manifest
+
+    try:
+        old = read_manifest(directory).get("documents") or []
+    except (IndexStoreError, OSError):
+        return []
+    return [d for d in old if isinstance(d, dict) and d.get("id") not in index.documents]
 
 
 def _run_index_add(args: argparse.Namespace) -> int:
