@@ -37,6 +37,9 @@ def test_answer_types():
     assert analyze("2022年统计公报是哪个月发布的？").answer_type == "date"
     assert analyze("新馆是哪一年建成的？").answer_type == "date"
     assert analyze("2024年要推进哪些社区创建第八批未来社区？").answer_type == "list"
+    # 哪几 asks for the items, 几 alone for a count
+    assert analyze("哪几个社区成功创建了未来社区？").answer_type == "list"
+    assert analyze("新增了几家托育驿站？").answer_type == "quantity"
     assert analyze("商会企业与哪个村结对共建？").answer_type == "entity"
     assert analyze("How many childcare places were added in 2023?").answer_type == "quantity"
     assert analyze("How many childcare places were added in 2023?").english

@@ -80,7 +80,7 @@ script alert eval echo php javascript onerror onload src href http https www jnd
 foo bar baz qux test testing lorem ipsum asdf qwerty xxx
 """.split())
 
-_QUANTITY = re.compile(r"多少|几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
+_QUANTITY = re.compile(r"多少|(?<!哪)几[^乎]|多大|多高|多长|多久|多远|多重|规模|数量|how (?:many|much)|how large|number of|amount", re.I)
 _PERCENT = re.compile(r"比例|比重|占比|百分|增幅|增速|降幅|覆盖率|率|percent|rate", re.I)
 _CHANGE = re.compile(r"同比|增长|上涨|涨了|涨幅|增加(?!值)|下降|减少|提高|降低|上升|增幅|增速|降幅|变化|变动|growth|grow|increase|decrease|decline|change", re.I)
 _TARGET = re.compile(r"目标|计划|力争|预计|预期|打算|拟|要达到|要新建|要推进|要|将|target|plan|goal|aim", re.I)
