@@ -167,7 +167,7 @@ def expected_unit_class(q: Question) -> str:
     if q.wants_percent:
         return "percent"
     if q.unit_hint:
-        return unit_class(q.unit_hint) if q.unit_hint not in ("年", "月") else ""
+        return unit_class(q.unit_hint)
     if q.wants_change:
         return ""
     for measure, words in _MEASURE_WORDS:

@@ -89,8 +89,7 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
     bm25 = passage.scores.get("bm25", 0.0)
     fig = cand.figure
     years = constraints.asked_years(q, doc)
-    unit_agree = period_agree = change_agree = target_agree = cumulative = per_capita = part_of_year = 0.0
-    subgroup = 0.0
+    unit_agree = period_agree = change_agree = target_agree = cumulative = per_capita = subgroup = part_of_year = 0.0
     if fig is None and q.answer_type == "quantity":
         bare = _NUMBER_WITH_UNIT.fullmatch(text.strip())  # a neural or span candidate shaped like a figure
         unit_agree = constraints.unit_agreement(q, bare.group(1)) if bare and bare.group(1) else 0.0
@@ -105,8 +104,9 @@ def candidate_features(q: Question, cand: Candidate, passage: Passage, doc: Docu
         at = fig.start - cand.sentence.start  # the value's offset in its sentence
         clause = sentence[max(0, at - 30):at]
         cumulative = float(len(years) == 1 and bool(_CUMULATIVE.search(clause)))
-        per_capita = constraints.per_capita_agreement(q, constraints.figure_clause(sentence, at), fig.is_change)
-        subgroup = constraints.subgroup_agreement(q, fig.metric or constraints.figure_clause(sentence, at))
+        own_clause = constraints.figure_clause(sentence, at)
+        per_capita = constraints.per_capita_agreement(q, own_clause, fig.is_change)
+        subgroup = constraints.subgroup_agreement(q, fig.metric or own_clause)
         paragraph = doc.text.rfind("\n", 0, cand.sentence.start) + 1
         part_of_year = constraints.part_of_year_agreement(q, constraints.period_clause(
             sentence, at, doc.text[paragraph:cand.sentence.start]))

@@ -242,12 +242,17 @@ def split_question(question: str, wh_start: int, wh_end: int) -> tuple[str, str,
     after = re.sub(r"[呢吗呀?？。!！\s]+$", "", question[wh_end:])
     head = ""
     if question[wh_start] == "哪" and wh_end - wh_start > 1 and after:
-        import jieba
-
-        words = jieba.lcut(after)
-        if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]):
-            head, after = words[0], after[len(words[0]):]
+        head = _first_word(after)
+        after = after[len(head):]
     return question[:wh_start], head, after
+
+
+def _first_word(text: str) -> str:
+    """The first word of ``text`` when it is Chinese (jieba segments it), else ''."""
+    import jieba
+
+    words = jieba.lcut(text) if text else []
+    return words[0] if words and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]) else ""
 
 
 def after_class_word(after: str) -> str:
@@ -256,10 +261,8 @@ def after_class_word(after: str) -> str:
     span may run on into the words after that noun (``华语广播的电影频道``,
     ``春节时期生产销售``), which the noun itself keeps from being next to the question
     word. '' when nothing follows the first word. jieba (first word) segments it."""
-    import jieba
-
-    words = jieba.lcut(after)
-    return after[len(words[0]):] if len(words) > 1 and re.fullmatch(r"[\u4e00-\u9fff]+", words[0]) else ""
+    word = _first_word(after)
+    return after[len(word):] if word else ""
 
 
 def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:

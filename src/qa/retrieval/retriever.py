@@ -209,15 +209,12 @@ class Retriever:
         (:meth:`scope`), it picks the parts of a compilation. Documents of one
         part are untouched.
         """
-        from qa.question import YEAR
-
         self._refresh()
-        years = {int(m.group(1)) for m in YEAR.finditer(query)}
+        years = _query_years(query)
         if not years or not self._in_compilation.any():
             return rows
         other = [r for r in np.flatnonzero(self._in_compilation).tolist()
-                 if not years & set(self._part_years[r])
-                 and not any(str(y) in self.index.chunks[r].text or str(y) in self._headings[r] for y in years)]
+                 if not years & set(self._part_years[r]) and not self._names_year(r, years)]
         if not other:
             return rows
         excluded = np.zeros(len(self.index.chunks), dtype=bool)
@@ -229,19 +226,20 @@ class Retriever:
         its report (its part of a compilation, :func:`~qa.retrieval.scope.part_years`) reviews
         one; it plans one;
         its heading is a plan's (:data:`PLAN_HEADING`); its text states targets (:data:`TARGET_TEXT`)."""
-        from qa.question import YEAR
-
-        years = {int(m.group(1)) for m in YEAR.finditer(query)}
+        years = _query_years(query)
         out = np.zeros((len(rows), 5))
         out[:, 3:] = self._chunk_flags[rows]  # query-independent, computed once per index
         if not years:
             return out
         for i, row in enumerate(rows.tolist()):
-            chunk, heading = self.index.chunks[row], self._headings[row]
             review, plan = self._part_years[row]
-            out[i, :3] = (any(str(y) in chunk.text or str(y) in heading for y in years),
-                          review in years, plan in years)
+            out[i, :3] = (self._names_year(row, years), review in years, plan in years)
         return out
+
+    def _names_year(self, row: int, years: set[int]) -> bool:
+        """The text or section heading of chunk ``row`` names one of ``years``."""
+        text, heading = self.index.chunks[row].text, self._headings[row]
+        return any(str(y) in text or str(y) in heading for y in years)
 
     # ---- search
 
@@ -328,3 +326,10 @@ class Retriever:
             ranks = {name: m[row] for name, m in rank_maps.items() if row in m}
             passages.append(Passage(self.index.chunks[row], float(final.scores[i]), scores, ranks))
         return passages
+
+
+def _query_years(query: str) -> set[int]:
+    """The years a query names (``2023年``, :data:`qa.question.YEAR`)."""
+    from qa.question import YEAR
+
+    return {int(m.group(1)) for m in YEAR.finditer(query)}
