@@ -373,12 +373,20 @@ def test_rank_questions_answer_the_position(question, expected):
     assert "第一" not in ranks and "第三" not in ranks
 
 
-def test_question_context_leaves_the_class_noun_of_a_which_question_out():
-    from qa.reader.spans import question_context
+def test_split_question_leaves_the_class_noun_of_a_which_question_out_of_the_words_after():
+    from qa.reader.spans import split_question
 
     question = "高阳县的集中供热项目是由哪家企业建设的？"
     wh = question.index("哪家")
-    assert question_context(question, wh, wh + 2) == ("高阳县的集中供热项目是由", "建设的")
+    assert split_question(question, wh, wh + 2) == ("高阳县的集中供热项目是由", "企业", "建设的")
+
+
+def test_a_neural_span_keeps_the_class_noun_it_ends_with():
+    from qa.reader.spans import shape_neural_span
+
+    # 菜场 is also among the question's words after the gap (获评省四星级菜场): still kept
+    text = "东柳菜场、东海菜场获评省四星级菜场"
+    assert shape_neural_span("哪两个菜场获评省四星级菜场？", "list", text, 0, 9) == (0, 9)
 
 
 def test_trim_question_context_cuts_the_questions_own_words_from_a_span():
@@ -443,6 +451,26 @@ def test_an_aligned_span_stops_before_the_words_after_the_class_noun(question, t
     assert expected in spans and run_on not in spans
 
 
+@pytest.mark.parametrize(("question", "text", "expected", "run_on"), [
+    # the question's 合作开发的 is not in the text whole; its word 开发 is
+    ("这款游戏是由哪两家公司合作开发的？", "这款游戏是由甲公司和乙工作室开发的系列第三部作品。", "甲公司和乙工作室",
+     "甲公司和乙工作室开发的系列第三部作品"),
+    # 哪个学院: the answer ends with the class noun
+    ("张三在本市大学哪个学院教授课程？", "张三在本市大学新闻学院兼职，讲授写作课。", "新闻学院", "新闻学院兼职"),
+])
+def test_an_aligned_span_running_to_its_clause_end_stops_at_the_question_words(question, text, expected, run_on):
+    from qa.chunking import Chunk
+    from qa.reader.candidates import CandidateGenerator
+    from qa.sentences import split_sentences
+
+    doc = Document("d4", "/tmp/d4.txt", "百科", text)
+    chunk = Chunk(f"d4-0-{len(text)}", "d4", 0, len(text), text, (), 1, tuple(split_sentences(text, 0, len(text))))
+    generator = CandidateGenerator({"d4": doc}, [chunk], [])
+    spans = {text[c.start:c.end] for c in generator.candidates(analyze(question), [Passage(chunk, 1.0, {}, {})])
+             if c.kind == "span"}
+    assert expected in spans and run_on not in spans
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("公报是哪个月发布的？", "2017年3月"),
     ("公报是哪一年发布的？", "2017年"),
@@ -486,3 +514,28 @@ def test_a_question_about_a_stretch_of_time_gets_the_range_from_one_date_to_anot
 
     assert {"2024年3月1日至3月15日", "2025年1月1日-2025年12月31日"} <= dates("报名的起止时间是什么？")
     assert "2024年3月1日至3月15日" not in dates("报名什么时候开始？")  # one day asked: no range
+
+
+@pytest.mark.parametrize(("question", "best_kind", "tightened"), [
+    ("这款游戏是由哪两家公司合作开发的？", "span", True),
+    ("这款游戏是由哪两家公司合作开发的？", "figure", False),  # a figure keeps its own extent
+    ("这款游戏卖了多少套？", "span", False),  # not an open question
+])
+def test_the_readers_span_inside_the_best_rule_span_answers_an_open_question(question, best_kind, tightened):
+    from qa.chunking import Chunk
+    from qa.reader import tighter_reader_span
+    from qa.reader.records import Candidate
+    from qa.sentences import split_sentences
+
+    text = "这款游戏是由甲公司和乙工作室开发的系列第三部作品。"
+    sentences = tuple(split_sentences(text, 0, len(text)))
+    chunk = Chunk(f"d5-0-{len(text)}", "d5", 0, len(text), text, (), 1, sentences)
+    rule = Candidate(chunk, 6, 24, sentences[0], 0.8, 0.5, best_kind)
+    reader = Candidate(chunk, 6, 14, sentences[0], 0.6, 0.5, "neural")
+    other = Candidate(Chunk("d6-0-5", "d6", 0, 5, "其他公司。", (), 1, ()), 0, 4, sentences[0], 0.5, 0.5, "neural")
+    ranked = tighter_reader_span(analyze(question), [(rule, 0.9), (other, 0.4), (reader, 0.3)])
+    if tightened:
+        assert [(text[c.start:c.end] if c.chunk is chunk else "other", p) for c, p in ranked] == [
+            ("甲公司和乙工作室", 0.9), ("甲公司和乙工作室开发的系列第三部作品", 0.9), ("other", 0.4)]
+    else:
+        assert ranked[0] == (rule, 0.9) and len(ranked) == 3

@@ -58,6 +58,28 @@ def test_report_years_include_the_year_reviewed():
     assert constraints.document_year_agreement(analyze("生产总值是多少？"), doc) == 0.0
 
 
+def _undated(text):
+    return Document(id="w", path="/tmp/w.txt", title="于乐", text=text, metadata={}, body_start=0,
+                    body_end=len(text))
+
+
+def test_a_year_followed_by_a_month_is_a_year_the_document_names():
+    doc = _undated("2011年于乐在中超联赛只出场7次。2012年2月，于乐以自由转会方式加盟深圳红钻。")
+    assert constraints.document_scope(doc).years == {2011, 2012}
+    assert constraints.document_year_agreement(analyze("2012年于乐以什么方式加盟深圳红钻？"), doc) == 1.0
+
+
+@pytest.mark.parametrize(("text", "agreement"), [
+    ("2002年青少年机器人世界杯在日本福冈举办。", 1.0),
+    ("青少年机器人世界杯2002在日本福冈举办。", 0.0),  # written, though not as a year: no veto
+    ("1960年代初，褐树蛇大量杀害了关岛的鸟类。", 0.0),  # a decade
+    ("青少年机器人世界杯在日本福冈举办。", -1.0),
+])
+def test_a_year_the_text_writes_only_as_a_number_or_a_decade_is_not_vetoed(text, agreement):
+    question = "青少年机器人世界杯2002在哪里举办？" if "世界杯" in text else "1960年代初，什么动物大量杀害了关岛的鸟类？"
+    assert constraints.document_year_agreement(analyze(question), _undated(text)) == agreement
+
+
 def test_period_agreement_refuses_a_multi_year_total_for_one_year():
     doc = make_doc()
     q = analyze("2018年完成固定资产投资多少？")

@@ -20,7 +20,7 @@ _TAG = re.compile(r"<[^<>]{0,200}>")
 _SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
-YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:\s*年(?!代))?(?!\d)")
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)(?:\s*年(?!代))?")
 RELATIVE_YEARS = {"前年": -2, "去年": -1, "上一年": -1, "上年": -1, "今年": 0, "本年": 0,
                   "当年": 0, "明年": 1, "下一年": 1}
 RELATIVE_YEARS_EN = {"last year": -1, "this year": 0, "next year": 1}

@@ -138,7 +138,7 @@ class Reader:
             # such question: candidates keep the order of the encoder's question↔clause
             # similarity (CandidateGenerator._rerank_semantic); the scorer gives confidence.
             order = np.argsort([-c.rule_confidence for c in candidates], kind="stable")
-        return [(candidates[i], float(probabilities[i])) for i in order]
+        return tighter_reader_span(q, [(candidates[i], float(probabilities[i])) for i in order])
 
     def read(self, q: Question, passages: Sequence[Passage], question: str, notice: str = "") -> Answer:
         """The best answer to ``q`` from ``passages`` (best first), or an abstention.
@@ -184,6 +184,31 @@ class Reader:
         return Answer(question, q.text, doc.text[cand.start:cand.end],
                       doc.text[cand.sentence.start:cand.sentence.end], citation,
                       probability, False, notice=notice)
+
+
+#: Answer types whose answer is a phrase of the text, not a figure, date or position.
+_PHRASE_TYPES = ("entity", "description", "list")
+
+
+def tighter_reader_span(q: Question, ranked: list[tuple[Candidate, float]]) -> list[tuple[Candidate, float]]:
+    """``ranked`` with the span reader's proposal first where the best candidate, a rule
+    span or a sentence of an open question (entity, description, list), strictly contains
+    that proposal in the same passage; it takes over the best candidate's probability.
+
+    A rule span runs from the question's words before the gap to a clause break when the
+    words after the gap are paraphrased (``由甲公司和乙工作室开发的系列第三部作品`` for
+    ``由哪两家公司合作开发的``); the reader was trained to mark an answer's extent.
+    Measured on the first 1,000 CMRC 2018 *train* questions: EM +3.3 (29.0 → 32.3), F1 +1.1;
+    the three report gold sets unchanged (README, "Public reading-comprehension sets")."""
+    if q.answer_type not in _PHRASE_TYPES or not ranked or ranked[0][0].kind not in ("span", "sentence"):
+        return ranked
+    best, probability = ranked[0]
+    inside = next((c for c, _ in ranked[1:] if c.kind == "neural" and c.chunk.id == best.chunk.id
+                   and best.start <= c.start and c.end <= best.end
+                   and (c.start, c.end) != (best.start, best.end)), None)
+    if inside is None:
+        return ranked
+    return [(inside, probability)] + [r for r in ranked if r[0] is not inside]
 
 
 def _overlaps(citation: Citation, cand: Candidate) -> bool:

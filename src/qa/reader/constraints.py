@@ -35,7 +35,7 @@ class DocumentScope:
 
     Attributes:
         header: title, publisher and the opening :data:`HEADER_CHARS` characters of the body.
-        years: years named anywhere in the text (``2019年``), plus the
+        years: years named anywhere in the text (``2019年``, ``2019年3月``), plus the
             publication year and the one before it (a report published in 2019
             reviews 2018 and plans 2019).
         publication_year: from ``metadata["date"]``, else None.
@@ -104,12 +104,16 @@ def asked_years(q: Question, doc: Document) -> tuple[int, ...]:
 
 
 def document_year_agreement(q: Question, doc: Document) -> float:
-    """+1 when the document covers a year the question names, -1 when it covers
-    none of them, 0 when the question names no year."""
+    """+1 when the document covers a year the question names (:attr:`DocumentScope.years`),
+    -1 when its text never writes any of them, not even as a bare number or a decade
+    (``世界杯2002``, ``1960年代``), 0 otherwise or when the question names no year."""
     years = asked_years(q, doc)
     if not years:
         return 0.0
-    return 1.0 if set(years) & document_scope(doc).years else -1.0
+    scope = document_scope(doc)
+    if set(years) & scope.years:
+        return 1.0
+    return 0.0 if any(str(year) in scope.text for year in years) else -1.0
 
 
 def period_agreement(q: Question, doc: Document, period: str, sentence: str) -> float:

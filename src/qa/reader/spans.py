@@ -144,6 +144,8 @@ def align(left: str, right: str, head: str, name: bool, sentence: Sentence):
     rs, _, rmatch = _find_anchor(right_core, text, suffix=False, lo=max(le, 0)) if len(right_core) >= 2 else (-1, -1, 0)
     if head and rs < 0:
         rs, _, rmatch = _find_anchor(head + right_core, text, suffix=False, lo=max(le, 0))
+        if rmatch <= len(head):  # the class noun alone: see _end_before_question_words
+            rs, rmatch = -1, 0
         rs = rs + len(head) if rs >= 0 and text.startswith(head, rs) else rs
     denominator = max(1, len(left) + len(right_core))
     share = (lmatch + rmatch) / denominator
@@ -167,12 +169,36 @@ def align(left: str, right: str, head: str, name: bool, sentence: Sentence):
         start, end = (breaks[-1] if breaks else 0), rs
     elif le >= 0 and rmatch == 0:
         m = CLAUSE_BREAKS.search(text, le)
-        start, end = le, (m.start() if m else len(text))
+        start, end = le, _end_before_question_words(text, le, m.start() if m else len(text), head, right_core)
     else:
         return None
     if head and text.startswith(head, end) and not text[start:end].endswith(head):
         end += len(head)
     return sentence.start + start, sentence.start + end, share
+
+
+#: Characters that continue a list after an item (``甲公司和乙工作室``).
+_LIST_LINKS = frozenset("和与及或、")
+
+
+def _end_before_question_words(text: str, start: int, end: int, head: str, after: str) -> int:
+    """Where a span that runs from ``start`` to its clause's end (``end``: the question's
+    words after its question word were not found whole) should stop: after the class
+    noun ``head`` where the span names it (``新闻与传播学院`` of ``新闻与传播学院兼职``
+    for ``哪个学院``; not where a list runs on: ``甲公司和…``), else before the first word
+    of two or more characters of ``after`` that it repeats (``甲公司和乙工作室`` of
+    ``甲公司和乙工作室开发的系列第三部作品`` for ``由哪两家公司合作开发的``), else ``end``.
+    At least one character is kept. jieba segments ``after`` (search mode: ``合作开发``
+    gives ``开发`` too)."""
+    at = text.find(head, start + 1, end) if head else -1
+    while at >= 0:
+        if text[at + len(head):at + len(head) + 1] not in _LIST_LINKS:
+            return at + len(head)
+        at = text.find(head, at + 1, end)  # ``甲公司和乙公司``: the list runs on
+    import jieba
+
+    cuts = [text.find(word, start + 1, end) for word in jieba.lcut_for_search(after) if len(word) >= 2]
+    return min((at for at in cuts if at >= 0), default=end)
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -265,14 +291,6 @@ def after_class_word(after: str) -> str:
     return after[len(word):] if word else ""
 
 
-def question_context(question: str, wh_start: int, wh_end: int) -> tuple[str, str]:
-    """``(before, after)``: the question's words around its question word, the
-    class noun after ``哪个`` (``哪个项目`` → ``项目``) left out of ``after``, since
-    an answer may end in it (``滨河项目``); see :func:`split_question`."""
-    before, _, after = split_question(question, wh_start, wh_end)
-    return before, after
-
-
 def trim_question_context(span: str, before: str, after: str, keep: int = 2,
                           anywhere: bool = True) -> tuple[int, int]:
     """``(start, end)`` within ``span`` once the question's own words are cut from its edges.
@@ -343,6 +361,9 @@ def shape_neural_span(question: str, answer_type: str, text: str, start: int, en
         place = place_in_span(text[start:end], suffixes)
         if place:
             return start + place[0], start + place[1]
-    before, after = question_context(question, wh.start(), wh.end())
+    before, head, after = split_question(question, wh.start(), wh.end())
     ds, de = trim_question_context(text[start:end], before, after)
+    if head and text[start:end].endswith(head):
+        de = end - start  # 哪两个菜场: the answer ends with the class noun (东海菜场), even where
+        # the question names it again after the gap (获评省四星级菜场)
     return trim(text, start + ds, start + de) if (ds, de) != (0, end - start) else (start, end)
