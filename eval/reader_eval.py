@@ -2,6 +2,7 @@
 
     python eval/reader_eval.py                       # shipped adapter, CMRC 2018 dev + DRCD dev
     python eval/reader_eval.py --adapter runs/reader2/adapter --limit 500 --json out.json
+    python eval/reader_eval.py --backend torch          # the fp32 reference (default: $QA_BACKEND or onnx)
 
 For each dataset it prints:
 
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="SQuAD-format dev file (repeatable; default CMRC 2018 dev and DRCD dev)")
     parser.add_argument("--limit", type=int, help="first N questions of each dataset")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--backend", choices=("torch", "onnx"),
+                        help="what runs the reader: torch (fp32, the reference) or onnx (the int8 graphs "
+                             "that answer questions; README, Backends); default: $QA_BACKEND or onnx")
     args = parser.parse_args(argv)
 
     from qa.config import DEFAULT_ADAPTER_DIR, Settings
@@ -94,16 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     from qa.model_build import build_model
     from qa.span_model import SpanModel, adapter_digest
 
-    model_path = build_model(Settings.from_env().home)
+    settings = Settings.from_env()
     adapter = args.adapter or DEFAULT_ADAPTER_DIR
-    model = SpanModel(model_path, adapter, model_fingerprint(model_path))
+    backend = args.backend or settings.backend
+    if backend == "onnx":
+        from qa.embedding import load_encoder
+        from qa.onnx_backend import OnnxSpanModel
+
+        model = OnnxSpanModel(load_encoder(settings.model, settings.home, "onnx", adapter), adapter)
+    else:
+        model_path = build_model(settings.home)
+        model = SpanModel(model_path, adapter, model_fingerprint(model_path))
     datasets = args.dataset or [d for d in DATASETS if d.is_file()]
     if not datasets:
         print("no dataset: pass --dataset FILE (SQuAD-format JSON)", file=sys.stderr)
         return 2
     results = {"adapter": str(adapter), "sha256": adapter_digest(adapter)[:16], "datasets": []}
+    results["backend"] = backend
     print(f"adapter {adapter} ({results['sha256']}), layers {list(model.config.trained_layers)}, "
-          f"window {model.config.max_length} tokens")
+          f"window {model.config.max_length} tokens, backend {backend}")
     print(f"{'dataset':<22}{'questions':>10}{'para EM':>9}{'para F1':>9}{'chunk EM':>10}{'chunk F1':>10}"
           f"{'no-ans AUC':>12}{'s/question':>12}")
     for dataset in datasets:

@@ -194,9 +194,9 @@ def build_onnx(
 def _older_exports(target: Path) -> list[Path]:
     """Exports of the same base model and adapter as ``target`` in an earlier
     :data:`EXPORT_FORMAT` (``...-v2`` beside ``...-v3``): superseded, ~600 MB each."""
-    stem = target.name.rsplit("-v", 1)[0]
-    return sorted(p for p in target.parent.glob(f"{stem}-v*") if p != target and p.is_dir()
-                  and p.name.rsplit("-v", 1)[1].isdigit() and int(p.name.rsplit("-v", 1)[1]) < EXPORT_FORMAT)
+    stem = target.name.rpartition("-v")[0]
+    versions = {p: p.name.rpartition("-v")[2] for p in target.parent.glob(f"{stem}-v*") if p.is_dir()}
+    return sorted(p for p, v in versions.items() if v.isdigit() and int(v) < EXPORT_FORMAT)
 
 
 def _prune_tokenizer(model_path: Path, out: Path) -> dict | None:
@@ -427,13 +427,6 @@ def _fp32_matmuls(path: Path, hidden: int) -> list[str]:
     return [node.name for node in model.graph.node if node.op_type == "MatMul"
             and (shape := next((shapes[i] for i in node.input if i in shapes), None)) is not None
             and not (shape[0] == hidden and shape[1] >= hidden)]
-
-
-def onnx_graph_ops(path: Path) -> list[str]:
-    """Operator types of the nodes of the ONNX graph at ``path``, in graph order."""
-    import onnx
-
-    return [node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node]
 
 
 def _quantize(source: Path, target: Path, ops: list[str], keep: list[str] = ()) -> None:
