@@ -56,6 +56,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from qa.model_build import ModelError, _replace_dir
@@ -292,6 +293,7 @@ def _export_graphs(model_path: Path, adapter: Path | None, out: Path, scratch: P
     return split
 
 
+@cache
 def _attention_function():
     """``torch.autograd.Function`` computing BERT self-attention from projected ``q, k, v``
     (no bias), their stacked biases and a ``(b, n)`` int32 key mask, exported as one

@@ -41,6 +41,8 @@ class DocumentScope:
         publication_year: from ``metadata["date"]``, else None.
         subject: what the whole document is about, Simplified: its title, publisher
             and issuer (no body text).
+        written_years: every year-like number the text writes, with or without ``年``
+            (``世界杯2002``, ``1960年代``): :data:`qa.question.YEAR` matches.
     """
 
     header: str
@@ -48,6 +50,7 @@ class DocumentScope:
     years: frozenset[int]
     publication_year: int | None
     subject: str
+    written_years: frozenset[int]
 
 
 @lru_cache(maxsize=256)
@@ -57,12 +60,13 @@ def _scope(doc_id: str, title: str, publisher: str, issuer: str, date: str, text
 
     match = re.match(r"(\d{4})", date)
     pub = int(match.group(1)) if match else None
-    years = {int(m.group(1)) for m in YEAR.finditer(text) if m.group(0).endswith("年")}
+    matches = [(int(m.group(1)), m.group(0).endswith("年")) for m in YEAR.finditer(text)]
+    years = {year for year, with_nian in matches if with_nian}
     if pub:
         years |= {pub - 1, pub}
     header = " ".join((title, publisher, text[body_start:body_start + HEADER_CHARS]))
     subject = fold(" ".join(filter(None, (title, publisher, issuer))))
-    return DocumentScope(header, text, frozenset(years), pub, subject)
+    return DocumentScope(header, text, frozenset(years), pub, subject, frozenset(y for y, _ in matches))
 
 
 def document_scope(doc: Document) -> DocumentScope:
@@ -113,7 +117,7 @@ def document_year_agreement(q: Question, doc: Document) -> float:
     scope = document_scope(doc)
     if set(years) & scope.years:
         return 1.0
-    return 0.0 if any(str(year) in scope.text for year in years) else -1.0
+    return 0.0 if set(years) & scope.written_years else -1.0
 
 
 def period_agreement(q: Question, doc: Document, period: str, sentence: str) -> float:
