@@ -43,7 +43,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 @pytest.mark.parametrize("argv", [["--help"], ["index", "--help"], ["index", "build", "--help"],
                                   ["index", "add", "--help"], ["index", "info", "--help"],
                                   ["search", "--help"], ["reader", "train", "--help"],
-                                  ["reader", "info", "--help"]])
+                                  ["reader", "info", "--help"], ["reader", "calibrate", "--help"]])
 def test_help_everywhere(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
@@ -163,6 +163,11 @@ def test_reader_commands_report_missing_files(tmp_path, capsys):
     code, _, err = run(capsys, "reader", "train", "--data", str(tmp_path / "none.json"), "--out", str(tmp_path / "o"))
     assert code == 2 and "training data not found" in err
     assert not (tmp_path / "o").exists()
+    code, _, err = run(capsys, "reader", "calibrate", "--data", str(tmp_path / "none.json"))
+    assert code == 2 and "calibration data not found" in err
+    (tmp_path / "train.json").write_text('{"data": []}', encoding="utf-8")
+    code, _, err = run(capsys, "reader", "calibrate", "--data", str(tmp_path / "train.json"), "--questions", "0")
+    assert code == 2 and "--questions must be >= 1, got 0" in err
 
 
 # --------------------------------------------------------------------------- unreadable files

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from onnx_fixtures import graph_ops, tiny_bert, tiny_reader
 from tokenizer_fixtures import write_unigram
 
 import qa.onnx_build as onnx_build
@@ -19,6 +20,7 @@ from qa.onnx_build import (
     ENCODER_TOP,
     EXPORT_MARKER,
     PASSAGES,
+    READER_TOP,
     backend_fingerprint,
     build_onnx,
     export_dir,
@@ -146,28 +148,11 @@ def test_a_pruned_tokenizer_that_disagrees_fails_the_build(tmp_path, stub_export
     assert list((tmp_path / "onnx").iterdir()) == []
 
 
-def _graph_ops(path) -> list[str]:
-    """Operator types of the nodes of the ONNX graph at ``path``, in graph order."""
-    import onnx
-
-    return [node.op_type for node in onnx.load(str(path)).graph.node]
-
-
-def _tiny_bert():
-    import torch
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=32, attn_implementation="eager")
-    return BertModel(config).eval()
-
-
 def test_fused_attention_layers_equal_the_models_own_layers_and_run_in_onnxruntime(tmp_path):
     import onnxruntime as ort
     import torch
 
-    model = _tiny_bert()
+    model = tiny_bert()
     hidden = torch.randn(2, 6, 32)
     mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
     with torch.no_grad():
@@ -177,7 +162,7 @@ def test_fused_attention_layers_equal_the_models_own_layers_and_run_in_onnxrunti
 
     onnx_build._export(onnx_build._Top(model.encoder.layer), ("hidden", "attention_mask"), ("last_hidden",),
                        tmp_path / "top.onnx", 32)
-    graph = _graph_ops(tmp_path / "top.onnx")
+    graph = graph_ops(tmp_path / "top.onnx")
     assert graph.count("MultiHeadAttention") == 2 and "Softmax" not in graph
     session = ort.InferenceSession(str(tmp_path / "top.onnx"), providers=["CPUExecutionProvider"])
     out = session.run(None, {"hidden": hidden.numpy(), "attention_mask": mask.numpy()})[0]
@@ -185,24 +170,53 @@ def test_fused_attention_layers_equal_the_models_own_layers_and_run_in_onnxrunti
 
 
 def test_the_reader_keeps_the_feed_forward_output_and_the_head_in_fp32(tmp_path):
-    import torch
-
-    model = _tiny_bert()
-
-    class Reader(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers, self.qa_outputs = model.encoder.layer, torch.nn.Linear(32, 2)
-
-        def forward(self, hidden, attention_mask):
-            return self.qa_outputs(onnx_build._layers_forward(self.layers, hidden, attention_mask))
-
-    onnx_build._export(Reader().eval(), ("hidden", "attention_mask"), ("logits",), tmp_path / "r.onnx", 32)
+    onnx_build._export(tiny_reader(tiny_bert()), ("hidden", "attention_mask"), ("logits",), tmp_path / "r.onnx", 32)
     kept = onnx_build._fp32_matmuls(tmp_path / "r.onnx", 32)
     assert len(kept) == 3  # two feed-forward outputs (64 -> 32) and the head (32 -> 2)
     onnx_build._quantize(tmp_path / "r.onnx", tmp_path / "q.onnx", ["MatMul"], kept)
-    ops = _graph_ops(tmp_path / "q.onnx")
-    assert ops.count("MatMul") == 3 and ops.count("DynamicQuantizeMatMul") + ops.count("MatMulInteger") == 10  # q, k, v, attention output, feed-forward input
+    ops = graph_ops(tmp_path / "q.onnx")
+    # per layer: the fused q/k/v projection, the attention output and the feed-forward input
+    assert ops.count("MatMul") == 3 and ops.count("DynamicQuantizeMatMul") + ops.count("MatMulInteger") == 6
+
+
+def test_the_question_graph_has_blockwise_8bit_weights_close_to_fp32(tmp_path):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    model = tiny_bert()
+    onnx_build._export(onnx_build._Top(model.encoder.layer), ("hidden", "attention_mask"), ("last_hidden",),
+                       tmp_path / "top.onnx", 32)
+    onnx_build._quantize_blockwise(tmp_path / "top.onnx", tmp_path / "q.onnx", 32)
+    nodes = [n for n in onnx.load(str(tmp_path / "q.onnx")).graph.node if n.op_type.startswith("MatMul")]
+    # per layer: q/k/v (32 -> 96), attention output (32 -> 32), feed-forward in (32 -> 64) and out (64 -> 32)
+    assert [n.op_type for n in nodes] == ["MatMulNBits"] * 8
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in nodes[0].attribute}
+    assert attributes == {"K": 32, "N": 96, "bits": 8, "block_size": 32, "accuracy_level": 4}
+    hidden = torch.randn(2, 6, 32).numpy()
+    mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
+    want, got = (ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
+                 .run(None, {"hidden": hidden, "attention_mask": mask})[0] for name in ("top.onnx", "q.onnx"))
+    cosine = (want * got).sum(-1) / np.linalg.norm(want, axis=-1) / np.linalg.norm(got, axis=-1)
+    assert cosine.min() > 0.999 and not np.array_equal(want, got)
+
+
+def test_the_shared_graphs_run_without_the_skip_layer_norm_fusion(tmp_path, monkeypatch):
+    import onnxruntime as ort
+
+    opened = {}
+
+    def session(path, options, providers, disabled_optimizers=()):
+        opened[path.rsplit("/", 1)[-1]] = list(disabled_optimizers)
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    graphs = Graphs(tmp_path)
+    for name in (BOTTOM, ENCODER_TOP, READER_TOP, PASSAGES):
+        graphs.session(name)
+    # the passages graph keeps it: its vectors, which indexes store, stay bit-identical
+    assert opened == {BOTTOM: ["SkipLayerNormFusion"], ENCODER_TOP: ["SkipLayerNormFusion"],
+                      READER_TOP: ["SkipLayerNormFusion"], PASSAGES: []}
 
 
 def test_a_new_export_removes_the_same_models_exports_of_earlier_formats(tmp_path, stub_export):

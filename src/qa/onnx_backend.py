@@ -80,12 +80,13 @@ class Graphs:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # measured on the shared graphs: -50 MB resident, no change in latency (reader
-        # within 2 ms); the bulk passages graph (indexing only) keeps both: 48 -> 73
-        # passages/s on 200 corpus chunks
+        # the shared graphs run without the memory arena (-50 MB resident, latency within
+        # 2 ms); the bulk passages graph (indexing only) keeps it. Every graph prepacks its
+        # weights once at load (ONNX Runtime's default; export format 4 turned it back on
+        # for the shared graphs): encoder_top's 8-bit MatMulNBits need it (a question 20 ->
+        # 6 ms), the reader went 59 -> 54 ms, the one-shot qa ask peak stayed (README, "Backends")
         if name != PASSAGES:
             options.enable_cpu_mem_arena = False
-            options.add_session_config_entry("session.disable_prepacking", "1")
         # softmax over masked keys underflows into subnormal floats, which x86 computes
         # many times slower: flushing them to zero made the passages graph's Softmax 3x
         # faster and the reader ~20 % faster, with passage vectors bit-identical
@@ -93,9 +94,15 @@ class Graphs:
         # idle worker threads sleep instead of spinning: on a busy 2-core machine spinning
         # made the reader 1.7x slower (p50 652 -> 383 ms), and it steals cores from the app
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ONNX Runtime fuses each residual Add + LayerNormalization into its contrib
+        # SkipLayerNormalization, whose CPU kernel measured 0.75 ms against 0.18 ms for
+        # the two unfused operators on a (3, 188, 384) input: 9 of the reader's ~75 ms.
+        # The bulk passages graph keeps the fusion, so stored passage vectors stay bit-identical
+        disabled = [] if name == PASSAGES else ["SkipLayerNormFusion"]
         try:
             return ort.InferenceSession(str(self.directory / name), options,
-                                        providers=["CPUExecutionProvider"])
+                                        providers=["CPUExecutionProvider"],
+                                        disabled_optimizers=disabled)
         except Exception as exc:  # onnxruntime raises its own error types
             raise ModelError(
                 f"cannot read the onnx graph {self.directory / name} ({type(exc).__name__}: {exc}); "
@@ -216,7 +223,8 @@ class OnnxEncoder:
                        show_progress: bool = False) -> np.ndarray:
         """``(n, d)`` float32 L2-normalised query embeddings; see :meth:`qa.embedding.Encoder.encode_queries`.
 
-        Runs the graphs shared with the span reader (fp32 MatMuls)."""
+        Runs the graphs shared with the span reader: ``bottom.onnx`` (fp32 MatMuls), then
+        ``encoder_top.onnx`` (blockwise 8-bit, :func:`qa.onnx_build._quantize_blockwise`)."""
         return self._encode(texts, self.query_prompt, batch_size, self._shared)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32,

@@ -32,11 +32,15 @@ memory), and MatMul weights per output channel, with ONNX Runtime's dynamic
 quantisation (Jacob et al. 2018, "Quantization and Training of Neural Networks
 for Efficient Integer-Arithmetic-Only Inference", CVPR; activations quantised
 per batch at run time): all of ``passages.onnx`` (its vectors stay within cosine
-0.99 of fp32) and those of ``reader_top.onnx`` but the feed-forward outputs and
-the span head (:func:`_fp32_matmuls`). The graphs that encode questions keep fp32
-MatMuls: int8 activations in the shared bottom moved the reader's span scores by
-up to 2 logits and changed 14 of 55 gold spans, and int8 in ``encoder_top`` cost
-the learned fusion two questions (figures in the README, "Backends").
+0.99 of fp32) and those of ``reader_top.onnx`` but the span head; its feed-forward
+outputs are int8 only after SmoothQuant with the adapter's activation statistics
+(:mod:`qa.smoothquant`), else fp32 (:func:`_fp32_matmuls`). ``bottom.onnx`` keeps fp32 MatMuls: int8
+activations there moved the reader's span scores by up to 2 logits and changed 14
+of 55 gold spans. ``encoder_top.onnx`` (questions only) has 8-bit weights in blocks
+of :data:`BLOCK_SIZE` input channels, each block with its own scale, and int8
+activations likewise scaled per block of each token (ONNX Runtime's ``MatMulNBits``,
+:func:`_quantize_blockwise`): per-tensor int8 activations there had cost the learned
+fusion two questions; per block it costs none (figures in the README, "Backends").
 
 The files are written into a staged directory next to the target and renamed
 into place with a marker written last (as :func:`qa.model_build.build_model`
@@ -63,17 +67,22 @@ from qa.model_build import ModelError, _replace_dir
 
 #: Bumped whenever the graphs or the quantisation recipe change (an older export is rebuilt).
 #: 3: self-attention as one fused MultiHeadAttention node; most reader_top.onnx MatMuls in int8.
-EXPORT_FORMAT = 3
+#: 4: encoder_top.onnx MatMuls as blockwise 8-bit MatMulNBits; q/k/v as one projection; the
+#: reader's feed-forward outputs in int8 after SmoothQuant (:mod:`qa.smoothquant`).
+EXPORT_FORMAT = 4
 #: Marker written last into a finished export; its presence makes the export valid.
 EXPORT_MARKER = "onnx_build.json"
 #: How the weights are quantised (recorded in the marker).
 QUANTIZATION = ("onnxruntime quantize_dynamic int8: Gather per-tensor in every graph; "
                 "MatMul per-channel in passages.onnx, and in reader_top.onnx but for the "
-                "feed-forward output and the span head")
+                "span head (the feed-forward outputs after SmoothQuant, else in fp32); "
+                "encoder_top.onnx MatMulNBits 8-bit, symmetric, blocks of 32, accuracy level 4")
 #: What the fingerprint of the stored (passage) vectors hashes: the recipe of ``passages.onnx``
 #: as export format 2 defined it. Format 3 changed the reader and how attention is computed,
 #: not the vectors: on 200 corpus chunks its passage vectors are bit-identical to format 2's
-#: and its query vectors within 1.1e-7 (README, "Backends"), so indexes stay valid.
+#: and its query vectors within 1.1e-7 (README, "Backends"), so indexes stay valid. Format 4
+#: (one q/k/v projection, the question graph in 8 bits) keeps the passage vectors bit-identical
+#: too (200 corpus chunks); query vectors, never stored, moved within cosine 0.9998 of fp32.
 EMBEDDING_RECIPE = (2, "onnxruntime quantize_dynamic int8: Gather per-tensor in every graph; "
                        "MatMul per-channel in passages.onnx only")
 #: Graph files of an export.
@@ -81,6 +90,11 @@ BOTTOM, ENCODER_TOP, READER_TOP = "bottom.onnx", "encoder_top.onnx", "reader_top
 PASSAGES = "passages.onnx"
 #: Operators quantised in each graph (see the module docstring).
 _QUANTISED_OPS = {BOTTOM: ["Gather"], ENCODER_TOP: [], READER_TOP: ["MatMul"], PASSAGES: ["MatMul", "Gather"]}
+#: Input channels sharing one scale in ``encoder_top.onnx``'s 8-bit weights (and in its
+#: activations, quantised per block of each token at run time). ONNX Runtime's
+#: ``MatMulNBits`` accepts 16 to 256; 32 kept the question vectors within cosine 0.9998
+#: of fp32 (128: 0.9994), README "Backends".
+BLOCK_SIZE = 32
 _OPSET = 17
 
 
@@ -180,6 +194,7 @@ def build_onnx(
             "adapter_digest": digest,
             "split": split,
             "quantization": QUANTIZATION,
+            "smoothquant": _smoothing_record(adapter),
             "tokenizer": tokenizer,
             "files": files,
         }
@@ -190,6 +205,15 @@ def build_onnx(
         say(f"qa: removed {old} (an export of an earlier format)")
     say(f"qa: onnx backend ready at {target}")
     return target
+
+
+def _smoothing_record(adapter: Path | None) -> dict | None:
+    """What the marker records of the reader's SmoothQuant: alpha and provenance, or None
+    (feed-forward outputs kept in fp32)."""
+    from qa.smoothquant import ActivationStatistics
+
+    stats = None if adapter is None else ActivationStatistics.load(adapter)
+    return None if stats is None else {"alpha": stats.alpha, **stats.provenance}
 
 
 def _older_exports(target: Path) -> list[Path]:
@@ -285,9 +309,14 @@ def _export_graphs(model_path: Path, adapter: Path | None, out: Path, scratch: P
                               ("start_logits", "end_logits"))
     for name, (module, inputs, outputs) in graphs.items():
         _export(module, inputs, outputs, scratch / name, base.config.hidden_size)
-        if _QUANTISED_OPS[name]:
-            keep = _fp32_matmuls(scratch / name, base.config.hidden_size) if name == READER_TOP else []
-            _quantize(scratch / name, out / name, _QUANTISED_OPS[name], keep)
+        if name == ENCODER_TOP:
+            _quantize_blockwise(scratch / name, out / name, BLOCK_SIZE)
+        elif name == READER_TOP:
+            keep = set(_fp32_matmuls(scratch / name, base.config.hidden_size))
+            keep -= set(_smooth(scratch / name, adapter, base.config.hidden_size))
+            _quantize(scratch / name, out / name, _QUANTISED_OPS[name], sorted(keep))
+        elif _QUANTISED_OPS[name]:
+            _quantize(scratch / name, out / name, _QUANTISED_OPS[name])
         else:
             (scratch / name).rename(out / name)
     return split
@@ -338,9 +367,10 @@ def _layers_forward(layers, hidden, attention_mask):
     mask = attention_mask.to(torch.int32)
     for layer in layers:
         self_attention = layer.attention.self
-        projections = [linear(hidden, m.weight) for m in
-                       (self_attention.query, self_attention.key, self_attention.value)]
-        bias = torch.cat([self_attention.query.bias, self_attention.key.bias, self_attention.value.bias])
+        parts = (self_attention.query, self_attention.key, self_attention.value)
+        # one (d, 3d) projection, split: one MatMul (one activation quantisation) where there were three
+        projections = linear(hidden, torch.cat([m.weight for m in parts])).split(hidden.shape[-1], dim=-1)
+        bias = torch.cat([m.bias for m in parts])
         context = attention.apply(*projections, bias, mask, self_attention.num_attention_heads)
         hidden = layer.feed_forward_chunk(layer.attention.output(context, hidden))
     return hidden
@@ -416,12 +446,12 @@ def _fp32_matmuls(path: Path, hidden: int) -> list[str]:
     ``hidden``-wide state to ``hidden`` or more features: each layer's feed-forward output
     (``(intermediate, hidden)``) and the span head (``(hidden, 2)``).
 
-    The reader keeps these in fp32. The feed-forward output reads the GELU activations,
-    whose few outlier channels a per-tensor int8 scale cannot represent (Dettmers et al.
-    2022, "LLM.int8()", NeurIPS; Xiao et al. 2023, "SmoothQuant", ICML): with them in int8,
-    ``extra_qa`` lost 3 answers (EM 0.925 -> 0.906) and CMRC 2018 the span reader 0.3 EM
-    and 0.8 F1;
-    without them, none (README, "Backends")."""
+    The reader keeps these in fp32 unless the feed-forward outputs are smoothed
+    (:func:`_smooth`). The feed-forward output reads the GELU activations, whose few
+    outlier channels a per-tensor int8 scale cannot represent (Dettmers et al. 2022,
+    "LLM.int8()", NeurIPS; Xiao et al. 2023, "SmoothQuant", ICML): with them in plain
+    int8, ``extra_qa`` lost 3 answers (EM 0.925 -> 0.906) and CMRC 2018 the span reader
+    0.3 EM and 0.8 F1 (README, "Backends")."""
     import onnx
 
     model = onnx.load(str(path))
@@ -429,6 +459,27 @@ def _fp32_matmuls(path: Path, hidden: int) -> list[str]:
     return [node.name for node in model.graph.node if node.op_type == "MatMul"
             and (shape := next((shapes[i] for i in node.input if i in shapes), None)) is not None
             and not (shape[0] == hidden and shape[1] >= hidden)]
+
+
+def _smooth(path: Path, adapter: Path, hidden: int) -> list[str]:
+    """SmoothQuant the feed-forward outputs of the reader graph at ``path`` in place with the
+    adapter's :class:`qa.smoothquant.ActivationStatistics`; return the smoothed MatMul
+    names (none, and the file untouched, when the adapter has no usable statistics)."""
+    import onnx
+
+    from qa.smoothquant import ActivationStatistics, smooth
+
+    stats = ActivationStatistics.load(adapter)
+    if stats is None:
+        return []
+    model = onnx.load(str(path))
+    try:
+        names = smooth(model, stats, hidden)
+    except ValueError as exc:
+        raise ModelError(f"the activation statistics of {adapter} do not fit its reader ({exc}); "
+                         f"fix: rerun qa reader calibrate --adapter {adapter}") from exc
+    onnx.save(model, str(path))
+    return names
 
 
 def _quantize(source: Path, target: Path, ops: list[str], keep: list[str] = ()) -> None:
@@ -445,3 +496,42 @@ def _quantize(source: Path, target: Path, ops: list[str], keep: list[str] = ()) 
                          extra_options={"DefaultTensorType": 1})
     finally:
         logging.disable(logging.NOTSET)
+
+
+def _quantize_blockwise(source: Path, target: Path, block_size: int) -> None:
+    """Replace every MatMul of ``source`` whose weight ``(K, N)`` is a constant by ONNX
+    Runtime's ``com.microsoft::MatMulNBits`` into ``target``: 8-bit symmetric weights, one
+    scale per ``block_size`` consecutive input channels of each output channel, and
+    ``accuracy_level`` 4 (activations quantised to int8 per block of each row at run time,
+    integer dot products). What ``onnxruntime.quantization.MatMulNBitsQuantizer`` writes,
+    through the same kernel (``quantize_matmul_8bits``), without its ``onnx_ir`` dependency."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnxruntime.capi._pybind_state import quantize_matmul_8bits
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is None or len(weight.dims) != 2:
+            nodes.append(node)
+            continue
+        array = numpy_helper.to_array(weight).astype(np.float32)
+        k, n = array.shape
+        blocks = -(-k // block_size)
+        padded = np.ascontiguousarray(np.pad(array, ((0, blocks * block_size - k), (0, 0))))
+        packed = np.zeros((n, blocks, block_size), np.uint8)
+        scales = np.zeros((n, blocks), np.float32)
+        quantize_matmul_8bits(packed, padded, scales, np.zeros((n, blocks), np.uint8), block_size, n, k, True)
+        graph.initializer.remove(weight)
+        graph.initializer.extend([numpy_helper.from_array(packed, f"{weight.name}_q8"),
+                                  numpy_helper.from_array(scales, f"{weight.name}_scales")])
+        nodes.append(helper.make_node(
+            "MatMulNBits", [node.input[0], f"{weight.name}_q8", f"{weight.name}_scales"], list(node.output),
+            name=node.name, domain="com.microsoft", K=k, N=n, bits=8, block_size=block_size, accuracy_level=4))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(target))

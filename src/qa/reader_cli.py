@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    """Register ``qa reader fit``, ``train``, ``pack`` and ``info``."""
+    """Register ``qa reader fit``, ``train``, ``pack``, ``calibrate`` and ``info``."""
     from qa.reader_training import TrainingOptions
 
     defaults = TrainingOptions()
@@ -66,6 +66,19 @@ def add_parser(subparsers) -> None:
     fit.add_argument("--out", default=None, help="scorer file to write (default: the shipped one)")
     fit.add_argument("--rows", help="cache of the collected candidates (.npz): reused when present")
     fit.set_defaults(func=_run_fit)
+    calibrate = commands.add_parser(
+        "calibrate", help="measure the activation statistics the int8 reader export needs",
+        description="Run the fp32 reader on windows of SQuAD-format training questions and write "
+                    "the per-channel maxima of each feed-forward output's input beside the adapter "
+                    "(activation_absmax.json); the onnx export then quantises those MatMuls to int8 "
+                    "after SmoothQuant instead of keeping them in fp32. Rebuild the export after it: "
+                    "qa model build --force.")
+    calibrate.add_argument("--data", required=True, help="SQuAD-format training JSON, e.g. "
+                           "../shared/data/cmrc2018-train/cmrc2018_train.json (never an evaluation set)")
+    calibrate.add_argument("--adapter", help="adapter directory (default: the one shipped in the package)")
+    calibrate.add_argument("--questions", type=int, default=96, help="questions drawn at random (default 96)")
+    calibrate.add_argument("--seed", type=int, default=0, help="default 0")
+    calibrate.set_defaults(func=_run_calibrate)
     info = commands.add_parser("info", help="describe an adapter (default: the shipped one)")
     info.add_argument("--adapter", help="adapter directory (default: the one shipped in the package)")
     info.set_defaults(func=_run_info)
@@ -108,20 +121,30 @@ def _run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _default_model_path() -> Path:
+    """The default encoder's directory, built if missing: reader adapters are made for it alone.
+
+    Raises:
+        ValueError: ``QA_MODEL`` names another model."""
     from qa.config import DEFAULT_MODEL, Settings
-    from qa.embedding import model_fingerprint
     from qa.model_build import build_model
-    from qa.reader_training import TrainingOptions, train
 
     settings = Settings.from_env()
     if settings.model != DEFAULT_MODEL:
-        raise ValueError("the reader adapter is trained on the default encoder only; unset QA_MODEL")
+        raise ValueError("reader adapters are made for the default encoder only; unset QA_MODEL")
+    return build_model(settings.home)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_MODEL
+    from qa.embedding import model_fingerprint
+    from qa.reader_training import TrainingOptions, train
+
     if not Path(args.data).is_file():
         raise FileNotFoundError(f"training data not found: {args.data}")
     if args.dev and not Path(args.dev).is_file():
         raise FileNotFoundError(f"dev data not found: {args.dev}")
-    model_path = build_model(settings.home)
+    model_path = _default_model_path()
     options = TrainingOptions(
         trained_layers=args.layers, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, max_length=args.max_length, stride=args.stride, seed=args.seed,
@@ -134,25 +157,44 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_pack(args: argparse.Namespace) -> int:
-    from qa.config import DEFAULT_MODEL, Settings
-    from qa.model_build import build_model
     from qa.span_model import ADAPTER_WEIGHTS, pack_adapter
 
-    settings = Settings.from_env()
-    if settings.model != DEFAULT_MODEL:
-        raise ValueError("reader adapters are made for the default encoder only; unset QA_MODEL")
-    out = pack_adapter(build_model(settings.home), Path(args.adapter), Path(args.out), int8=not args.fp16)
+    out = pack_adapter(_default_model_path(), Path(args.adapter), Path(args.out), int8=not args.fp16)
     size = (out / ADAPTER_WEIGHTS).stat().st_size
     print(f"wrote {out / ADAPTER_WEIGHTS} ({size / 2**20:.1f} MiB)")
     return 0
 
 
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from qa.config import DEFAULT_ADAPTER_DIR
+    from qa.smoothquant import ALPHA, ActivationStatistics, calibration_pairs, measure
+    from qa.span_model import SpanModel, adapter_digest
+
+    if not Path(args.data).is_file():
+        raise FileNotFoundError(f"calibration data not found: {args.data}")
+    if args.questions < 1:
+        raise ValueError(f"--questions must be >= 1, got {args.questions}")
+    directory = Path(args.adapter) if args.adapter else DEFAULT_ADAPTER_DIR
+    span = SpanModel(_default_model_path(), directory)
+    absmax, windows = measure(span, calibration_pairs(args.data, args.questions, args.seed))
+    command = "qa " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    provenance = {"data": Path(args.data).name, "questions": args.questions, "windows": windows,
+                  "seed": args.seed, "command": command}
+    path = ActivationStatistics(absmax, ALPHA, adapter_digest(directory), provenance).save(directory)
+    print(f"wrote {path} ({absmax.shape[0]} layers x {absmax.shape[1]} channels, {windows} windows); "
+          "rebuild the onnx export: qa model build --force")
+    return 0
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from qa.config import DEFAULT_ADAPTER_DIR
+    from qa.smoothquant import ActivationStatistics
     from qa.span_model import AdapterConfig, adapter_digest
 
     directory = Path(args.adapter) if args.adapter else DEFAULT_ADAPTER_DIR
     config = AdapterConfig.load(directory)
-    info = {"adapter": str(directory), "sha256": adapter_digest(directory), **config.__dict__}
+    stats = ActivationStatistics.load(directory)
+    info = {"adapter": str(directory), "sha256": adapter_digest(directory), **config.__dict__,
+            "activation_statistics": None if stats is None else {"alpha": stats.alpha, **stats.provenance}}
     print(json.dumps(info, ensure_ascii=False, indent=2, default=list))
     return 0
