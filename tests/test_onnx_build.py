@@ -68,6 +68,28 @@ def test_export_is_written_once_with_a_marker(tmp_path, stub_export):
     assert len(stub_export) == 1 and messages == []  # valid: not exported again
 
 
+def test_an_export_is_rebuilt_when_the_adapters_activation_statistics_change(tmp_path, stub_export):
+    import numpy as np
+
+    from qa.smoothquant import ActivationStatistics
+    from qa.span_model import ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapter_digest
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / ADAPTER_CONFIG).write_text(json.dumps(
+        {"base_model": "m", "base_fingerprint": BASE, "trained_layers": [1]}), encoding="utf-8")
+    (adapter / ADAPTER_WEIGHTS).write_bytes(b"weights")
+    first = build_onnx(tmp_path / "model", tmp_path, BASE, adapter, progress=lambda m: None)
+    assert read_marker(first)["smoothquant"] is None and len(stub_export) == 1
+    stats = ActivationStatistics(np.ones((11, 4), np.float32), 0.75, adapter_digest(adapter), {"seed": 0})
+    stats.save(adapter)
+    again = build_onnx(tmp_path / "model", tmp_path, BASE, adapter, progress=lambda m: None)
+    assert again == first and len(stub_export) == 2  # calibrated since: rebuilt with the statistics
+    assert read_marker(again)["smoothquant"] == {"alpha": 0.75, "seed": 0}
+    build_onnx(tmp_path / "model", tmp_path, BASE, adapter, progress=lambda m: None)
+    assert len(stub_export) == 2
+
+
 @pytest.mark.parametrize("damage", ["no marker", "truncated file", "missing file", "old format",
                                     "missing pruned tokenizer", "made before the pruned tokenizer"])
 def test_a_half_written_or_damaged_export_is_rebuilt(tmp_path, stub_export, damage):

@@ -168,7 +168,10 @@ def build_onnx(
     adapter = _usable_adapter(adapter_dir, base_fingerprint)
     digest = _adapter_digest(adapter) if adapter is not None else None
     target = export_dir(home, base_fingerprint, digest)
-    if not force and read_marker(target) is not None:
+    smoothing = _smoothing_record(adapter, digest)
+    marker = None if force else read_marker(target)
+    # statistics added, changed or removed since the export (qa reader calibrate): rebuilt
+    if marker is not None and marker.get("smoothquant") == smoothing:
         return target
     say(f"qa: exporting the int8 ONNX encoder{' and reader' if adapter else ''} to {target} "
         "(one-time, ~1 min)")
@@ -194,7 +197,7 @@ def build_onnx(
             "adapter_digest": digest,
             "split": split,
             "quantization": QUANTIZATION,
-            "smoothquant": _smoothing_record(adapter),
+            "smoothquant": smoothing,
             "tokenizer": tokenizer,
             "files": files,
         }
@@ -207,12 +210,12 @@ def build_onnx(
     return target
 
 
-def _smoothing_record(adapter: Path | None) -> dict | None:
+def _smoothing_record(adapter: Path | None, digest: str | None = None) -> dict | None:
     """What the marker records of the reader's SmoothQuant: alpha and provenance, or None
-    (feed-forward outputs kept in fp32)."""
+    (feed-forward outputs kept in fp32). ``digest``: the adapter's, when already computed."""
     from qa.smoothquant import ActivationStatistics
 
-    stats = None if adapter is None else ActivationStatistics.load(adapter)
+    stats = None if adapter is None else ActivationStatistics.load(adapter, digest)
     return None if stats is None else {"alpha": stats.alpha, **stats.provenance}
 
 

@@ -71,8 +71,7 @@ def add_parser(subparsers) -> None:
         description="Run the fp32 reader on windows of SQuAD-format training questions and write "
                     "the per-channel maxima of each feed-forward output's input beside the adapter "
                     "(activation_absmax.json); the onnx export then quantises those MatMuls to int8 "
-                    "after SmoothQuant instead of keeping them in fp32. Rebuild the export after it: "
-                    "qa model build --force.")
+                    "after SmoothQuant instead of keeping them in fp32 (the export is rebuilt on next use).")
     calibrate.add_argument("--data", required=True, help="SQuAD-format training JSON, e.g. "
                            "../shared/data/cmrc2018-train/cmrc2018_train.json (never an evaluation set)")
     calibrate.add_argument("--adapter", help="adapter directory (default: the one shipped in the package)")
@@ -182,7 +181,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
                   "seed": args.seed, "command": command}
     path = ActivationStatistics(absmax, ALPHA, adapter_digest(directory), provenance).save(directory)
     print(f"wrote {path} ({absmax.shape[0]} layers x {absmax.shape[1]} channels, {windows} windows); "
-          "rebuild the onnx export: qa model build --force")
+          "the onnx export is rebuilt with them on next use")
     return 0
 
 

@@ -15,6 +15,7 @@ exported graph (a ``Mul`` by ``1/s`` before each such MatMul, its weight rows sc
 (:func:`measure`, ``qa reader calibrate``), and ships beside the adapter as
 :data:`STATISTICS_FILE` with how it was made (:class:`ActivationStatistics`). An adapter
 without it, or with another adapter's, is exported as before: feed-forward outputs in fp32.
+The export records the statistics it used and is rebuilt when they change.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ class ActivationStatistics:
         return path
 
     @classmethod
-    def load(cls, directory: Path) -> ActivationStatistics | None:
+    def load(cls, directory: Path, digest: str | None = None) -> ActivationStatistics | None:
         """The statistics of the adapter in ``directory``; None when the file is missing,
-        unreadable, malformed, or was measured on another adapter (its weights changed)."""
+        unreadable, malformed, or was measured on another adapter (its weights changed).
+        ``digest``: the adapter's :func:`qa.span_model.adapter_digest`, if already computed."""
         from qa.span_model import adapter_digest
 
         try:
@@ -80,7 +82,7 @@ class ActivationStatistics:
         if absmax.ndim != 2 or not np.all(np.isfinite(absmax)) or not 0.0 <= stats.alpha <= 1.0:
             return None
         try:
-            if stats.adapter_digest != adapter_digest(Path(directory)):
+            if stats.adapter_digest != (digest or adapter_digest(Path(directory))):
                 return None
         except OSError:
             return None
