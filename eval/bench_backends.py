@@ -42,18 +42,17 @@ BACKENDS = ("torch", "onnx")
 ASK_QUESTION = "2023年新增了多少个托位？"
 
 
-def corpus_chunks(n: int = 200, what: str = "embedding") -> list[str]:
+def corpus_chunks(n: int = 200) -> tuple[list[str], list[str]]:
     """Texts of the first ``n`` chunks of the shipped corpus, then ``../shared/corpus-extra``:
-    what the encoder embeds (``"embedding"``: title and section path, then the text) or
-    what the span reader reads (``"text"``: the chunk's text alone)."""
+    ``(embedding, text)``, what the encoder embeds (title and section path, then the text)
+    and what the span reader reads (the chunk's text alone)."""
     from qa.chunking import chunk_document
     from qa.config import DEFAULT_CORPUS_DIR
     from qa.documents import load_documents
 
     folders = [DEFAULT_CORPUS_DIR] + ([EXTRA_CORPUS] if EXTRA_CORPUS.is_dir() else [])
-    texts = [c.embedding_text(d.title) if what == "embedding" else c.text
-             for d in load_documents(folders) for c in chunk_document(d)]
-    return texts[:n]
+    chunks = [(c.embedding_text(d.title), c.text) for d in load_documents(folders) for c in chunk_document(d)][:n]
+    return [e for e, _ in chunks], [t for _, t in chunks]
 
 
 def gold_questions(n: int = 100) -> list[str]:
@@ -158,7 +157,7 @@ def run(app: bool = True) -> dict:
     from qa.index import Index
 
     settings = Settings.from_env()
-    passages, queries = corpus_chunks(200), gold_questions(100)
+    (passages, chunk_texts), queries = corpus_chunks(200), gold_questions(100)
     figures: dict = {"cores": os.cpu_count(), "passages": len(passages), "queries": len(queries)}
     vectors, encoders = {}, {}
     for backend in BACKENDS:
@@ -175,8 +174,7 @@ def run(app: bool = True) -> dict:
     readers = {"torch": SpanModel(torch_encoder.path, settings.reader_adapter, torch_encoder.fingerprint),
                "onnx": OnnxSpanModel(encoders["onnx"], settings.reader_adapter)}
     for backend, reader in readers.items():
-        figures[backend]["reader"] = bench_reader(reader, queries[:50], corpus_chunks(200, "text"),
-                                                  settings.span_passages)
+        figures[backend]["reader"] = bench_reader(reader, queries[:50], chunk_texts, settings.span_passages)
     with tempfile.TemporaryDirectory(prefix="qa-bench-backends-") as tmp:
         for backend in BACKENDS:
             index_dir = Path(tmp) / backend

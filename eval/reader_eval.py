@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if not datasets:
         print("no dataset: pass --dataset FILE (SQuAD-format JSON)", file=sys.stderr)
         return 2
-    results = {"adapter": str(adapter), "sha256": adapter_digest(adapter)[:16], "datasets": []}
-    results["backend"] = backend
+    results = {"adapter": str(adapter), "sha256": adapter_digest(adapter)[:16], "backend": backend, "datasets": []}
     print(f"adapter {adapter} ({results['sha256']}), layers {list(model.config.trained_layers)}, "
           f"window {model.config.max_length} tokens, backend {backend}")
     print(f"{'dataset':<22}{'questions':>10}{'para EM':>9}{'para F1':>9}{'chunk EM':>10}{'chunk F1':>10}"

@@ -457,11 +457,12 @@ def _fp32_matmuls(path: Path, hidden: int) -> list[str]:
     0.3 EM and 0.8 F1 (README, "Backends")."""
     import onnx
 
+    from qa.smoothquant import feed_forward_outputs, matmul_weight_shapes
+
     model = onnx.load(str(path))
-    shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
-    return [node.name for node in model.graph.node if node.op_type == "MatMul"
-            and (shape := next((shapes[i] for i in node.input if i in shapes), None)) is not None
-            and not (shape[0] == hidden and shape[1] >= hidden)]
+    heads = [name for name, (rows, columns) in matmul_weight_shapes(model).items()
+             if rows == hidden and columns < hidden]
+    return [node.name for node in feed_forward_outputs(model, hidden)] + heads
 
 
 def _smooth(path: Path, adapter: Path, hidden: int) -> list[str]:

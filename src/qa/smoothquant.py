@@ -140,13 +140,21 @@ def measure(span_model, pairs: Sequence[tuple[str, str]], batch_size: int = 16) 
     return np.stack([seen[i].float().numpy() for i in trained]).astype(np.float32), len(windows)
 
 
+def matmul_weight_shapes(model) -> dict[str, tuple[int, int]]:
+    """``{node name: (rows, columns)}`` of the MatMul nodes of ONNX ``model`` whose second
+    input is a constant 2-D weight, in graph order."""
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    return {node.name: shape for node in model.graph.node if node.op_type == "MatMul"
+            and len(shape := shapes.get(node.input[1], ())) == 2}
+
+
 def feed_forward_outputs(model, hidden: int) -> list:
     """The MatMul nodes of ONNX ``model`` whose constant weight maps more than ``hidden``
     features to ``hidden`` (``(intermediate, hidden)``: each layer's feed-forward output), in
     graph order."""
-    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
-    return [node for node in model.graph.node if node.op_type == "MatMul" and len(node.input) == 2
-            and len(shape := shapes.get(node.input[1], ())) == 2 and shape[1] == hidden and shape[0] > hidden]
+    shapes = matmul_weight_shapes(model)
+    return [node for node in model.graph.node if node.name in shapes
+            and shapes[node.name][1] == hidden and shapes[node.name][0] > hidden]
 
 
 def smooth(model, stats: ActivationStatistics, hidden: int) -> list[str]:

@@ -195,10 +195,17 @@ def _end_before_question_words(text: str, start: int, end: int, head: str, after
         if text[at + len(head):at + len(head) + 1] not in _LIST_LINKS:
             return at + len(head)
         at = text.find(head, at + 1, end)  # ``甲公司和乙公司``: the list runs on
+    cuts = [text.find(word, start + 1, end) for word in _words(after)]
+    return min((at for at in cuts if at >= 0), default=end)
+
+
+@functools.lru_cache(maxsize=1024)
+def _words(text: str) -> tuple[str, ...]:
+    """jieba's search-mode words of ``text`` of two or more characters (one question's words
+    are looked up in every sentence aligned to it: segmented once)."""
     import jieba
 
-    cuts = [text.find(word, start + 1, end) for word in jieba.lcut_for_search(after) if len(word) >= 2]
-    return min((at for at in cuts if at >= 0), default=end)
+    return tuple(word for word in jieba.lcut_for_search(text) if len(word) >= 2)
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
